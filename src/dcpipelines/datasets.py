@@ -1,0 +1,135 @@
+"""Kedro datasets of the project: validated readers for raw files, atomic parquet, reports.
+
+These are the catalog's side of the core readers and of :mod:`dcpipelines.core.reporting`:
+nodes receive typed tables and return :class:`~dcpipelines.core.reporting.Report` objects,
+and never touch files or MLflow themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pandas as pd
+from kedro.io import AbstractDataset, DatasetError
+
+from dcpipelines.core.data import read_click_log, read_prompts, read_script
+from dcpipelines.core.reporting import Report, read_metrics, write_report
+
+
+class _RawFileDataset(AbstractDataset[None, pd.DataFrame]):
+    """A read-only raw file parsed and validated by a core reader."""
+
+    reader: Callable[[Path], pd.DataFrame]
+
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = PurePosixPath(filepath)
+        self.metadata = metadata
+
+    def load(self) -> pd.DataFrame:
+        return type(self).reader(Path(self._filepath))
+
+    def save(self, data: None) -> None:
+        raise DatasetError(f"{self._filepath} is raw input and read-only")
+
+    def _exists(self) -> bool:
+        return Path(self._filepath).is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "reader": type(self).reader.__name__}
+
+
+class ScriptDataset(_RawFileDataset):
+    """A ``SPEAKER:`` dialogue script, read into a table of turns."""
+
+    reader = staticmethod(read_script)
+
+
+class ClickLogDataset(_RawFileDataset):
+    """A click log in the FedSubAvg Amazon format (tab-separated, optionally gzipped)."""
+
+    reader = staticmethod(read_click_log)
+
+
+class PromptTableDataset(_RawFileDataset):
+    """A text-to-image prompt table in the PartiPrompts format."""
+
+    reader = staticmethod(read_prompts)
+
+
+class AtomicParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+    """A local parquet table written to a temporary file and renamed into place.
+
+    A run that fails mid-write leaves the previous table untouched and no partial file.
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        save_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._filepath = Path(filepath)
+        self._save_args = {"index": False, **(save_args or {})}
+        self.metadata = metadata
+
+    def load(self) -> pd.DataFrame:
+        return pd.read_parquet(self._filepath)
+
+    def save(self, data: pd.DataFrame) -> None:
+        self._filepath.parent.mkdir(parents=True, exist_ok=True)
+        handle, staging = tempfile.mkstemp(
+            prefix=f".{self._filepath.name}-", dir=self._filepath.parent
+        )
+        os.close(handle)
+        try:
+            data.to_parquet(staging, **self._save_args)
+            os.replace(staging, self._filepath)
+        except BaseException:
+            Path(staging).unlink(missing_ok=True)
+            raise
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "save_args": self._save_args}
+
+
+class ReportDataset(AbstractDataset[Report, dict[str, float]]):
+    """A pipeline's report folder; also logs its metrics and files to the active MLflow run.
+
+    Saving writes ``metrics.json``, ``report.md``, ``plots/`` and ``tables/`` atomically
+    (see :func:`dcpipelines.core.reporting.write_report`). Loading returns the metrics.
+    """
+
+    def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
+        self._path = Path(path)
+        self.metadata = metadata
+
+    def load(self) -> dict[str, float]:
+        return read_metrics(self._path)
+
+    def save(self, data: Report) -> None:
+        if not isinstance(data, Report):
+            raise DatasetError(f"{self._path}: expected a Report, got {type(data).__name__}")
+        write_report(data, self._path)
+        _log_report_to_mlflow(data, self._path)
+
+    def _exists(self) -> bool:
+        return (self._path / "metrics.json").is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
+
+
+def _log_report_to_mlflow(report: Report, path: Path) -> None:
+    import mlflow
+
+    if mlflow.active_run() is None:
+        return
+    mlflow.log_metrics({key: float(value) for key, value in report.metrics.items()})
+    mlflow.log_artifacts(str(path), artifact_path=f"reports/{report.name}")

@@ -1,0 +1,31 @@
+"""The ingest graph: each raw source -> one validated table in 03_primary, plus a report."""
+
+from kedro.pipeline import Node, Pipeline
+
+from dcpipelines.pipelines.ingest import nodes
+
+PRIMARY_TABLES = ["script_turns", "click_log", "t2i_prompts", "digits"]
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    graph = Pipeline(
+        [
+            Node(nodes.combine_scripts, "raw_scripts", "script_turns", name="combine_scripts"),
+            Node(nodes.shape_click_log, "raw_click_log", "click_log", name="shape_click_log"),
+            Node(nodes.tidy_prompts, "raw_t2i_prompts", "t2i_prompts", name="tidy_prompts"),
+            Node(nodes.digits_table, None, "digits", name="digits_table"),
+            Node(
+                nodes.report_ingest,
+                [*PRIMARY_TABLES, "params:reporting"],
+                "report",
+                name="report_ingest",
+            ),
+        ]
+    )
+    return Pipeline(
+        graph,
+        namespace="ingest",
+        inputs={"raw_scripts", "raw_click_log", "raw_t2i_prompts"},
+        outputs=set(PRIMARY_TABLES),
+        prefix_datasets_with_namespace=True,
+    )

@@ -1,0 +1,82 @@
+"""Smoke tests: every registered pipeline runs end to end with the tiny ``test`` config,
+twice, and the two runs agree on every metric that does not depend on the wall clock."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import BIN, TEST_ENV, copy_project
+
+from dcpipelines.core.reporting import is_wall_clock_metric
+
+pytestmark = pytest.mark.slow
+
+
+def _registered_pipelines() -> list[str]:
+    from kedro.framework.project import configure_project, pipelines
+
+    configure_project("dcpipelines")
+    return sorted(name for name in pipelines if name != "__default__")
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory) -> list[Path]:
+    """Two copies of the project, each after a full ``kedro run --env test`` (run side by side)."""
+    projects = [copy_project(tmp_path_factory.mktemp(f"smoke{i}") / "project") for i in (1, 2)]
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "kedro"), "run", "--env", "test"], cwd=project, env=TEST_ENV,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for project in projects
+    ]
+    for project, proc in zip(projects, procs, strict=True):
+        output, _ = proc.communicate(timeout=1800)
+        (project / "run.log").write_text(output)
+        assert proc.returncode == 0, f"kedro run --env test failed:\n{output[-6000:]}"
+    return projects
+
+
+def _metrics(project: Path, name: str) -> dict:
+    path = project / "data" / "08_reporting" / name / "metrics.json"
+    assert path.is_file(), f"pipeline {name} wrote no {path.relative_to(project)}"
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("name", _registered_pipelines())
+def test_every_pipeline_writes_its_report(smoke_runs, name):
+    project = smoke_runs[0]
+    metrics = _metrics(project, name)
+    assert metrics, f"{name}: metrics.json is empty"
+    assert all(isinstance(v, int | float) for v in metrics.values()), metrics
+    report = (project / "data" / "08_reporting" / name / "report.md").read_text()
+    assert report.startswith("# "), report[:200]
+
+
+@pytest.mark.parametrize("name", _registered_pipelines())
+def test_same_seed_same_metrics(smoke_runs, name):
+    first, second = (_metrics(project, name) for project in smoke_runs)
+    assert first.keys() == second.keys()
+    differing = {
+        key: (first[key], second[key])
+        for key in first
+        if not is_wall_clock_metric(key) and first[key] != second[key]
+    }
+    assert not differing, f"{name}: same seed, different metrics: {differing}"
+
+
+def test_runs_are_tracked_in_mlflow(smoke_runs):
+    database = smoke_runs[0] / "mlflow.db"
+    assert database.is_file(), "no local MLflow store was created"
+    with sqlite3.connect(database) as db:
+        runs = db.execute("select run_uuid, status from runs").fetchall()
+        tags = dict(db.execute("select key, value from tags").fetchall())
+        metric_keys = {row[0] for row in db.execute("select key from metrics")}
+    assert [status for _, status in runs] == ["FINISHED"]
+    assert tags["pipeline"] == "__default__"
+    assert "git_commit" in tags
+    assert set(_metrics(smoke_runs[0], "ingest")) <= metric_keys
