@@ -35,6 +35,7 @@ def copy_project(destination: Path) -> Path:
     for name in ["pyproject.toml", ".telemetry", "dvc.yaml", "README.md"]:
         if (ROOT / name).exists():
             shutil.copy2(ROOT / name, destination / name)
+    (destination / "src").mkdir()  # the package itself is imported from the installed project
     shutil.copytree(ROOT / "conf", destination / "conf", ignore=shutil.ignore_patterns("local"))
     (destination / "conf" / "local").mkdir()
     for layer in sorted((ROOT / "data").iterdir()):
