@@ -53,5 +53,6 @@ mlflow-ui: install ## open the MLflow UI on the local store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
 
 clean: ## remove generated data, reports and the local MLflow store (keeps .venv and raw data)
-	find data -mindepth 2 -not -path 'data/01_raw/*' -not -name .gitkeep -delete
+	find data -mindepth 2 -type f -not -path 'data/01_raw/*' -not -name .gitkeep -not -name .gitignore -delete
+	find data -mindepth 2 -type d -empty -not -path 'data/01_raw*' -delete
 	rm -rf mlflow.db mlruns build
