@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install demo test lint viz mlflow-ui clean
+.PHONY: help install demo test lint viz mlflow-ui clean clean-tracking
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,7 +52,10 @@ viz: install ## open the pipeline graph in kedro-viz
 mlflow-ui: install ## open the MLflow UI on the local store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
 
-clean: ## remove generated data, reports and the local MLflow store (keeps .venv and raw data)
+clean: ## remove generated data and reports (keeps raw data, the MLflow store and .venv)
 	find data -mindepth 2 -type f -not -path 'data/01_raw/*' -not -name .gitkeep -not -name .gitignore -delete
 	find data -mindepth 2 -type d -empty -not -path 'data/01_raw*' -delete
-	rm -rf mlflow.db mlruns build
+	rm -rf build
+
+clean-tracking: ## also delete the local MLflow store (every recorded run!)
+	rm -rf mlflow.db mlruns
