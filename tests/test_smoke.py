@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BIN, TEST_ENV, copy_project
 
+from conftest import BIN, TEST_ENV, copy_project
 from dcpipelines.core.reporting import is_wall_clock_metric
 
 pytestmark = pytest.mark.slow

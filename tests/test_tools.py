@@ -9,8 +9,9 @@ import sys
 
 import pytest
 import yaml
-from conftest import BIN, ROOT, TEST_ENV, kedro
 from kedro.framework.project import configure_project, pipelines
+
+from conftest import BIN, ROOT, TEST_ENV, kedro
 
 configure_project("dcpipelines")
 NAMES = sorted(name for name in pipelines if name != "__default__")

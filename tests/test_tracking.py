@@ -7,8 +7,8 @@ import json
 import mlflow
 import nbformat
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from dcpipelines.tracking import main, runs_table
 
 
