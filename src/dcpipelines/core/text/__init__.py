@@ -1,0 +1,1 @@
+"""Text pieces: dialogue data sets, the sentence encoder, query clustering, text metrics."""
