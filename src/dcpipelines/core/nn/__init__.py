@@ -1,0 +1,1 @@
+"""Neural pieces: small decoders, LoRA and questioner towers, contrastive losses, training."""

@@ -1,0 +1,49 @@
+"""The questioner_aware graph: embed and cluster queries, pre-train (or load) the base decoder,
+train every variant on the same budget, generate on the test split, report."""
+
+from kedro.pipeline import Node, Pipeline
+
+from dcpipelines.pipelines.questioner_aware import nodes
+
+VARIANTS = ["zero_shot", "blind", "id_embedding", "dual_no_cl", "dual_cl_no_cluster", "full"]
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    variant_nodes = [
+        Node(
+            nodes.variant_runner(variant),
+            ["clustered_pairs", "base_decoder", "params:data", "params:adapters",
+             "params:training", "params:contrast", "params:generation", "params:seed"],
+            f"results_{variant}",
+            name=f"train_and_generate_{variant}",
+        )
+        for variant in VARIANTS
+    ]
+    graph = Pipeline(
+        [
+            Node(nodes.embed_queries, ["mqdialog_pairs", "embedding_cache", "params:encoder"],
+                 "query_embeddings", name="embed_queries"),
+            Node(nodes.cluster_questions,
+                 ["mqdialog_pairs", "query_embeddings", "params:clustering", "params:seed"],
+                 ["clustered_pairs", "cluster_summary"], name="cluster_questions"),
+            Node(nodes.pretraining_corpus, ["script_turns", "mqdialog_pairs"],
+                 "pretraining_texts", name="pretraining_corpus"),
+            Node(nodes.pretrain_base_decoder,
+                 ["pretraining_texts", "base_decoder_cache", "params:decoder", "params:seed"],
+                 "base_decoder", name="pretrain_base_decoder"),
+            *variant_nodes,
+            Node(
+                nodes.report_questioner_aware,
+                ["clustered_pairs", "cluster_summary", "base_decoder",
+                 *[f"results_{v}" for v in VARIANTS]],
+                "report",
+                name="report_questioner_aware",
+            ),
+        ]
+    )
+    return Pipeline(
+        graph,
+        namespace="questioner_aware",
+        inputs={"script_turns", "mqdialog_pairs"},
+        prefix_datasets_with_namespace=True,
+    )
