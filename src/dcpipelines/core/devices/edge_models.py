@@ -1,0 +1,107 @@
+"""Small models that run on the device side, and the training of the reference one.
+
+``DigitsCNN`` is the reference edge model of the ``walle`` pipeline: a two-conv network for
+8x8 grey-scale digits (about 10k parameters). ``DigitsMLP`` and ``ItemEmbeddingScorer`` cover
+the other layer families an on-device task uses (dense layers, embedding look-ups).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+DIGIT_SIDE = 8
+
+
+class DigitsCNN(nn.Module):
+    """conv(1->16) -> ReLU -> conv(16->32, stride 2) -> ReLU -> global mean -> linear(32->10)."""
+
+    def __init__(self, channels: int = 16, classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+        )
+        self.head = nn.Linear(2 * channels, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+class DigitsMLP(nn.Module):
+    """64 pixels -> hidden -> hidden -> 10 classes."""
+
+    def __init__(self, hidden: int = 64, classes: int = 10) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(DIGIT_SIDE * DIGIT_SIDE, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ItemEmbeddingScorer(nn.Module):
+    """Mean of a user's recent item embeddings -> MLP -> one relevance score per item."""
+
+    def __init__(self, items: int = 1000, dim: int = 16) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(items, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, items))
+
+    def forward(self, item_ids: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.embedding(item_ids).mean(dim=1))
+
+
+def digits_tensors(digits: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``digits`` primary table as (N, 1, 8, 8) float images and int64 labels."""
+    pixels = [f"pixel_{i}" for i in range(DIGIT_SIDE * DIGIT_SIDE)]
+    missing = [c for c in ["label", *pixels] if c not in digits.columns]
+    if missing:
+        raise ValueError(f"digits table lacks columns {missing[:3]}...; re-run the ingest pipeline")
+    images = torch.tensor(digits[pixels].to_numpy(np.float32)).reshape(-1, 1, DIGIT_SIDE, DIGIT_SIDE)
+    return images, torch.tensor(digits["label"].to_numpy(np.int64))
+
+
+def train_digits_cnn(
+    digits: pd.DataFrame, epochs: int, seed: int, test_fraction: float = 0.2, lr: float = 3e-3
+) -> tuple[DigitsCNN, float]:
+    """Train ``DigitsCNN`` on a seeded split of the digits; returns the model and test accuracy."""
+    images, labels = digits_tensors(digits)
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(labels), generator=generator)
+    n_test = int(len(labels) * test_fraction)
+    test, train = order[:n_test], order[n_test:]
+    torch.manual_seed(seed)
+    model = DigitsCNN()
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        model.train()
+        for batch in torch.randperm(len(train), generator=generator).split(64):
+            index = train[batch]
+            loss = nn.functional.cross_entropy(model(images[index]), labels[index])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(images[test]).argmax(1) == labels[test]).float().mean().item()
+    return model, accuracy
+
+
+__all__ = [
+    "DigitsCNN",
+    "DigitsMLP",
+    "ItemEmbeddingScorer",
+    "digits_tensors",
+    "train_digits_cnn",
+]
