@@ -20,7 +20,7 @@ from dcpipelines.core.data import read_click_log, read_prompts, read_script
 from dcpipelines.core.reporting import Report, read_metrics, write_report
 
 
-class _RawFileDataset(AbstractDataset[None, pd.DataFrame]):
+class _RawFileDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     """A read-only raw file parsed and validated by a core reader."""
 
     reader: Callable[[Path], pd.DataFrame]
@@ -32,7 +32,7 @@ class _RawFileDataset(AbstractDataset[None, pd.DataFrame]):
     def load(self) -> pd.DataFrame:
         return type(self).reader(Path(self._filepath))
 
-    def save(self, data: None) -> None:
+    def save(self, data: pd.DataFrame) -> None:
         raise DatasetError(f"{self._filepath} is raw input and read-only")
 
     def _exists(self) -> bool:

@@ -1,0 +1,48 @@
+"""Catalog datasets: raw readers are read-only, tables and reports are written atomically,
+reports reach the active MLflow run."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+from kedro.io import DatasetError
+
+from dcpipelines.core.reporting import Report
+from dcpipelines.datasets import AtomicParquetDataset, ClickLogDataset, ReportDataset
+
+
+def test_parquet_round_trip_and_failed_save_keeps_old_table(tmp_path):
+    path = tmp_path / "t.parquet"
+    dataset = AtomicParquetDataset(str(path))
+    dataset.save(pd.DataFrame({"a": [1, 2]}))
+    with pytest.raises(DatasetError):
+        dataset.save(pd.DataFrame({"a": [object()]}))  # pyarrow cannot write this column
+    assert dataset.load()["a"].tolist() == [1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
+
+
+def test_raw_datasets_are_read_only(tmp_path):
+    with pytest.raises(DatasetError, match="read-only"):
+        ClickLogDataset(str(tmp_path / "x.tsv")).save(pd.DataFrame())
+    assert not ClickLogDataset(str(tmp_path / "x.tsv")).exists()
+
+
+def test_report_dataset_writes_and_logs_to_the_active_run(tmp_path):
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        dataset = ReportDataset(str(tmp_path / "reports" / "demo"))
+        with mlflow.start_run() as run:
+            dataset.save(Report("demo", "Demo", {"auc": 0.75, "rounds": 4}))
+        assert dataset.load() == {"auc": 0.75, "rounds": 4}
+        logged = mlflow.get_run(run.info.run_id).data.metrics
+        assert logged == {"auc": 0.75, "rounds": 4.0}
+        artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "reports/demo")}
+        assert {"reports/demo/metrics.json", "reports/demo/report.md"} <= artifacts
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_report_dataset_refuses_other_objects(tmp_path):
+    with pytest.raises(DatasetError, match="expected a Report"):
+        ReportDataset(str(tmp_path / "r")).save({"auc": 1.0})
