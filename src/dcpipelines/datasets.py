@@ -60,10 +60,10 @@ class PromptTableDataset(_RawFileDataset):
     reader = staticmethod(read_prompts)
 
 
-class AtomicParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
-    """A local parquet table written to a temporary file and renamed into place.
+class _AtomicFileDataset(AbstractDataset[Any, Any]):
+    """A local file written to a temporary sibling and renamed into place.
 
-    A run that fails mid-write leaves the previous table untouched and no partial file.
+    A run that fails mid-write leaves the previous file untouched and no partial file.
     """
 
     def __init__(
@@ -73,20 +73,17 @@ class AtomicParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._filepath = Path(filepath)
-        self._save_args = {"index": False, **(save_args or {})}
+        self._save_args = save_args or {}
         self.metadata = metadata
 
-    def load(self) -> pd.DataFrame:
-        return pd.read_parquet(self._filepath)
-
-    def save(self, data: pd.DataFrame) -> None:
+    def _write(self, writer: Callable[[str], None]) -> None:
         self._filepath.parent.mkdir(parents=True, exist_ok=True)
         handle, staging = tempfile.mkstemp(
             prefix=f".{self._filepath.name}-", dir=self._filepath.parent
         )
         os.close(handle)
         try:
-            data.to_parquet(staging, **self._save_args)
+            writer(staging)
             os.replace(staging, self._filepath)
         except BaseException:
             Path(staging).unlink(missing_ok=True)
@@ -97,6 +94,43 @@ class AtomicParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "save_args": self._save_args}
+
+
+class AtomicParquetDataset(_AtomicFileDataset):
+    """A local parquet table, written atomically."""
+
+    def load(self) -> pd.DataFrame:
+        return pd.read_parquet(self._filepath)
+
+    def save(self, data: pd.DataFrame) -> None:
+        self._write(lambda path: data.to_parquet(path, **{"index": False, **self._save_args}))
+
+
+class OptionalParquetDataset(AtomicParquetDataset):
+    """A parquet cache: loads as ``None`` while the file does not exist yet.
+
+    Used in pairs with an output entry on the same file, so that a node can reuse its previous
+    output (it compares a stored fingerprint with its inputs and recomputes on a mismatch).
+    """
+
+    def load(self) -> pd.DataFrame | None:
+        return super().load() if self._filepath.is_file() else None
+
+
+class OptionalTorchDataset(_AtomicFileDataset):
+    """A ``torch.save`` dict of tensors, strings and numbers; ``None`` while missing."""
+
+    def load(self) -> dict[str, Any] | None:
+        import torch
+
+        if not self._filepath.is_file():
+            return None
+        return torch.load(self._filepath, map_location="cpu", weights_only=True)
+
+    def save(self, data: dict[str, Any]) -> None:
+        import torch
+
+        self._write(lambda path: torch.save(data, path))
 
 
 class ReportDataset(AbstractDataset[Report, dict[str, float]]):

@@ -8,11 +8,8 @@ import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from dcpipelines.datasets import OptionalParquetDataset, OptionalTorchDataset
 from dcpipelines.pipelines.questioner_aware import create_pipeline, nodes
-from dcpipelines.pipelines.questioner_aware.cache import (
-    OptionalParquetDataset,
-    OptionalTorchDataset,
-)
 from dcpipelines.pipelines.questioner_aware.pipeline import VARIANTS
 
 ROOT = Path(__file__).resolve().parents[3]
