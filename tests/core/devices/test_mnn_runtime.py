@@ -73,3 +73,10 @@ def test_concurrent_and_sequential_runs_compute_the_same(tmp_path):
     )
     assert (by_mode["concurrent"]["requests"] == 20).all()
     assert (table["memory_mb"] > 0).all()
+
+
+def test_a_wrongly_shaped_input_raises_instead_of_returning_garbage(tmp_path):
+    export = export_to_mnn(DigitsCNN().eval(), torch.rand(1, 1, 8, 8), tmp_path, "cnn")
+    model = MnnModel(export.mnn_path)
+    with pytest.raises(RuntimeError, match="could not run cnn.mnn"):
+        model(np.zeros((1, 3, 8, 8), dtype=np.float32))

@@ -126,6 +126,7 @@ class ReleaseResult:
     stopped_after_stage: int | None
     requests_per_s: np.ndarray  # cloud requests/messages in each 1-second bin
     bytes_moved: float
+    push_channel_bytes: float  # the part of bytes_moved sent over the push gateways
 
     def summary(self) -> dict[str, float]:
         lags = self.lag_s[np.isfinite(self.lag_s)]
@@ -134,6 +135,7 @@ class ReleaseResult:
             "p99_delivery_s": float(np.percentile(lags, 99)) if len(lags) else 0.0,
             "peak_requests_per_s": float(self.requests_per_s.max()),
             "bytes_moved": float(self.bytes_moved),
+            "push_channel_bytes": float(self.push_channel_bytes),
             "delivered": int(np.isfinite(self.delivered_at_s).sum()),
         }
 
@@ -226,10 +228,11 @@ def simulate_release(
         bytes_moved += moved
         check_s = release_s + config.stage_duration_s
         reported = np.isfinite(delivered) & (delivered <= check_s)
-        if index < len(config.stages) - 1 and reported.sum() >= config.min_reports:
-            if fails[reported].mean() > config.failure_threshold:
-                stopped = index
-                break
+        last = index == len(config.stages) - 1
+        enough = reported.sum() >= config.min_reports
+        if not last and enough and fails[reported].mean() > config.failure_threshold:
+            stopped = index
+            break
     released = (stage >= 0) & (stage <= (len(config.stages) - 1 if stopped is None else stopped))
     bins = np.zeros(int(np.ceil(config.horizon_s)) + 1)
     for times in request_times:
@@ -239,8 +242,10 @@ def simulate_release(
         bins += _poll_counts(fleet, config.poll_interval_s, config.horizon_s)
         polls = bins.sum() - sum(len(t) for t in request_times)
         bytes_moved += polls * config.poll_bytes
+    per_message = {"push": config.bundle_bytes, "push_then_pull": config.notification_bytes}
+    push_channel = float(np.isfinite(delivered).sum() * per_message.get(strategy, 0))
     return ReleaseResult(strategy, eligible, stage, released, delivered, lag, stopped, bins,
-                         bytes_moved)
+                         bytes_moved, push_channel)
 
 
 def compare_strategies(

@@ -32,6 +32,25 @@ class DigitsCNN(nn.Module):
         return self.head(self.features(x).mean(dim=(2, 3)))
 
 
+class ImageCNN32(nn.Module):
+    """A small image tagger for 32x32 RGB frames (about 0.1M parameters, ~5 MFLOPs)."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=2, padding=1),
+            nn.ReLU(),
+        )
+        self.head = nn.Linear(64, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+
 class DigitsMLP(nn.Module):
     """64 pixels -> hidden -> hidden -> 10 classes."""
 
@@ -98,8 +117,35 @@ def train_digits_cnn(
     return model, accuracy
 
 
+def _seeded(builder):
+    """A builder that always gives the same initial weights (cost figures need no training)."""
+
+    def build() -> nn.Module:
+        torch.manual_seed(0)
+        return builder().eval()
+
+    return build
+
+
+def register_builtin_models() -> None:
+    """Register the edge models defined here with the device-model registry."""
+    from dcpipelines.core.devices.registry import register_device_model
+
+    register_device_model("digits_cnn", _seeded(DigitsCNN), torch.zeros(1, 1, 8, 8),
+                          "walle's reference edge model: 2 convs on 8x8 digits")
+    register_device_model("digits_mlp", _seeded(DigitsMLP), torch.zeros(1, 1, 8, 8),
+                          "3-layer MLP on 8x8 digits")
+    register_device_model("item_embedding_scorer", _seeded(ItemEmbeddingScorer),
+                          torch.zeros(1, 20, dtype=torch.int64),
+                          "1000 item embeddings (dim 16) + MLP scorer over 20 recent items")
+    register_device_model("image_cnn32", _seeded(ImageCNN32), torch.zeros(1, 3, 32, 32),
+                          "3 convs on 32x32 RGB frames")
+
+
 __all__ = [
     "DigitsCNN",
+    "ImageCNN32",
+    "register_builtin_models",
     "DigitsMLP",
     "ItemEmbeddingScorer",
     "digits_tensors",

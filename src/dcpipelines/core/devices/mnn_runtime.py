@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,12 @@ class MnnModel:
             self.interpreter.resizeSession(self.session)
         host = mnn.Tensor(batch.shape, dtype, batch, mnn.Tensor_DimensionType_Caffe)
         self._input.copyFrom(host)
-        self.interpreter.runSession(self.session)
+        status = self.interpreter.runSession(self.session)
+        if status != 0:
+            raise RuntimeError(
+                f"MNN could not run {self.path.name} on an input of shape {batch.shape} "
+                f"(error code {status}); feed the shape the model was exported with"
+            )
         output = self.interpreter.getSessionOutput(self.session)
         return np.array(output.getNumpyData(), dtype=np.float32, copy=True)
 
@@ -150,7 +156,41 @@ def export_to_mnn(
     return MnnExport(name, onnx_path, mnn_path, mnn_path.stat().st_size, error)
 
 
+@dataclass(frozen=True)
+class ExportedModel:
+    """An export held in memory (so pipelines can pass it between nodes and persist it)."""
+
+    name: str
+    onnx: bytes
+    mnn: bytes
+    max_abs_err: float
+
+    def write(self, directory: str | Path) -> tuple[Path, Path]:
+        """Write ``name.onnx`` and ``name.mnn`` under ``directory``; returns both paths."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        onnx_path, mnn_path = directory / f"{self.name}.onnx", directory / f"{self.name}.mnn"
+        onnx_path.write_bytes(self.onnx)
+        mnn_path.write_bytes(self.mnn)
+        return onnx_path, mnn_path
+
+
+def export_in_memory(
+    model: torch.nn.Module,
+    example_input: torch.Tensor,
+    name: str,
+    check_inputs: torch.Tensor | None = None,
+) -> ExportedModel:
+    """:func:`export_to_mnn` through a scratch folder; returns the files' bytes and the error."""
+    with tempfile.TemporaryDirectory(prefix="mnn-export-") as scratch:
+        export = export_to_mnn(model, example_input, scratch, name, check_inputs)
+        return ExportedModel(name, export.onnx_path.read_bytes(), export.mnn_path.read_bytes(),
+                             export.max_abs_err)
+
+
 __all__ = [
+    "ExportedModel",
+    "export_in_memory",
     "MnnExport",
     "MnnExportError",
     "MnnModel",

@@ -1,0 +1,39 @@
+"""The walle graph: train and export the edge model, run it on the device side three ways,
+process device events into features, simulate releasing the task to a fleet, report."""
+
+from kedro.pipeline import Node, Pipeline
+
+from dcpipelines.pipelines.walle import nodes
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    graph = Pipeline(
+        [
+            Node(nodes.train_edge_model, ["digits", "params:seed", "params:edge_model"],
+                 ["edge_model", "edge_model_accuracy"], name="train_edge_model", tags=["cloud"]),
+            Node(nodes.export_edge_model, ["edge_model", "digits", "params:export"],
+                 "edge_model_export", name="export_edge_model", tags=["cloud"]),
+            Node(nodes.compare_runtimes, ["edge_model", "edge_model_export", "params:latency"],
+                 "runtime_latency", name="compare_runtimes", tags=["device"]),
+            Node(nodes.run_concurrent_tasks,
+                 ["edge_model_export", "params:seed", "params:concurrency"],
+                 "concurrency_table", name="run_concurrent_tasks", tags=["device"]),
+            Node(nodes.generate_device_events, ["params:seed", "params:stream"], "device_events",
+                 name="generate_device_events", tags=["device"]),
+            Node(nodes.extract_stream_features, ["device_events", "params:stream"],
+                 ["uploaded_features", "stream_throughput"], name="extract_stream_features",
+                 tags=["device"]),
+            Node(nodes.simulate_deployment, ["params:seed", "params:deployment"],
+                 "deployment_table", name="simulate_deployment", tags=["cloud"]),
+            Node(
+                nodes.report_walle,
+                ["edge_model_accuracy", "edge_model_export", "runtime_latency",
+                 "concurrency_table", "uploaded_features", "stream_throughput",
+                 "deployment_table"],
+                "report",
+                name="report_walle",
+                tags=["cloud"],
+            ),
+        ]
+    )
+    return Pipeline(graph, namespace="walle", inputs={"digits"}, prefix_datasets_with_namespace=True)
