@@ -9,7 +9,12 @@ import pytest
 from kedro.io import DatasetError
 
 from dcpipelines.core.reporting import Report
-from dcpipelines.datasets import AtomicParquetDataset, ClickLogDataset, ReportDataset
+from dcpipelines.datasets import (
+    AtomicParquetDataset,
+    BinaryFileDataset,
+    ClickLogDataset,
+    ReportDataset,
+)
 
 
 def test_parquet_round_trip_and_failed_save_keeps_old_table(tmp_path):
@@ -46,3 +51,12 @@ def test_report_dataset_writes_and_logs_to_the_active_run(tmp_path):
 def test_report_dataset_refuses_other_objects(tmp_path):
     with pytest.raises(DatasetError, match="expected a Report"):
         ReportDataset(str(tmp_path / "r")).save({"auc": 1.0})
+
+
+def test_binary_file_round_trip_and_type_check(tmp_path):
+    dataset = BinaryFileDataset(str(tmp_path / "m.mnn"))
+    dataset.save(b"\x00model")
+    assert dataset.load() == b"\x00model"
+    with pytest.raises(DatasetError, match="expected bytes"):
+        dataset.save("text")
+    assert dataset.load() == b"\x00model"

@@ -60,6 +60,12 @@ class PromptTableDataset(_RawFileDataset):
     reader = staticmethod(read_prompts)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class _AtomicFileDataset(AbstractDataset[Any, Any]):
     """A local file written to a temporary sibling and renamed into place.
 
@@ -84,6 +90,7 @@ class _AtomicFileDataset(AbstractDataset[Any, Any]):
         os.close(handle)
         try:
             writer(staging)
+            os.chmod(staging, 0o666 & ~_umask())  # mkstemp makes files private (0600)
             os.replace(staging, self._filepath)
         except BaseException:
             Path(staging).unlink(missing_ok=True)
@@ -131,6 +138,18 @@ class OptionalTorchDataset(_AtomicFileDataset):
         import torch
 
         self._write(lambda path: torch.save(data, path))
+
+
+class BinaryFileDataset(_AtomicFileDataset):
+    """Raw bytes in a local file (an exported ``.onnx`` or ``.mnn`` model), written atomically."""
+
+    def load(self) -> bytes:
+        return self._filepath.read_bytes()
+
+    def save(self, data: bytes) -> None:
+        if not isinstance(data, bytes | bytearray):
+            raise DatasetError(f"{self._filepath}: expected bytes, got {type(data).__name__}")
+        self._write(lambda path: Path(path).write_bytes(data))
 
 
 class ReportDataset(AbstractDataset[Report, dict[str, float]]):

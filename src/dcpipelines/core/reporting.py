@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import tempfile
@@ -104,6 +105,9 @@ def write_report(report: Report, directory: str | Path) -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)  # mkdtemp makes the folder private (0700)
         (staging / "metrics.json").write_text(json.dumps(report.metrics, indent=2) + "\n")
         (staging / "report.md").write_text(render_markdown(report))
         if report.figures:

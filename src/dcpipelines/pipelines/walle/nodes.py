@@ -42,6 +42,11 @@ def export_edge_model(model, digits: pd.DataFrame, params: dict[str, Any]):
     return export_in_memory(model, images[:1], REFERENCE_MODEL, check_inputs=checks[:, None])
 
 
+def model_files(export) -> tuple[bytes, bytes]:
+    """The exported model as the files a device release ships: ONNX and MNN bytes."""
+    return export.onnx, export.mnn
+
+
 def compare_runtimes(model, export, params: dict[str, Any]) -> pd.DataFrame:
     """Batch-1 latency of torch eager, onnxruntime and MNN, interleaved, one thread each."""
     import torch
