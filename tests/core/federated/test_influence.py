@@ -1,0 +1,98 @@
+"""The Fed-Influence estimator against exact leave-one-out retraining."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dcpipelines.core.data.errors import DataValidationError
+from dcpipelines.core.federated import influence as fi
+from dcpipelines.core.federated.digits_clients import flip_labels, make_problem, split_digits
+
+
+def _quadratic(local_steps=3, rounds=12, seed=0):
+    """Client i's loss 0.5 (theta - a_i)^T A_i (theta - a_i): local GD is linear in theta."""
+    g = torch.Generator().manual_seed(seed)
+    k, p = 5, 4
+    m = torch.randn(k, p, p, generator=g)
+    a_mat = m @ m.transpose(1, 2) / p + 0.2 * torch.eye(p)
+    centres = torch.randn(k, p, generator=g)
+
+    def loss(theta, data):
+        r = theta - data["a"]
+        return 0.5 * r @ data["A"] @ r
+
+    return fi.FederatedProblem(loss, {"A": a_mat, "a": centres},
+                               torch.tensor([3.0, 5.0, 2.0, 7.0, 4.0]), torch.zeros(p),
+                               rounds=rounds, local_steps=local_steps, lr=0.1)
+
+
+@pytest.mark.parametrize("local_steps", [1, 3])
+def test_estimate_is_exact_leave_one_out_on_a_quadratic(local_steps):
+    problem = _quadratic(local_steps)
+    run = fi.train_with_influence(problem)
+    loo = fi.leave_one_out(problem)
+    assert loo.abs().max() > 0.1  # removing a client matters
+    torch.testing.assert_close(run.delta, loo, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(run.theta, fi.train(problem))
+
+
+def test_one_local_step_matches_the_hessian_recursion():
+    # Delta_{t+1} = (I - lr sum_{i!=k} p^-k_i A_i) Delta_t + lr (g - g^-k) by hand
+    problem = _quadratic(local_steps=1, rounds=4)
+    a_mat, centres = problem.client_data["A"], problem.client_data["a"]
+    n = problem.client_sizes
+    theta = problem.init.clone()
+    delta = torch.zeros(5, 4)
+    for _ in range(problem.rounds):
+        grads = torch.einsum("kpq,kq->kp", a_mat, theta - centres)
+        new = []
+        for k in range(5):
+            w = n.clone()
+            w[k] = 0
+            w = w / w.sum()
+            h = torch.einsum("k,kpq->pq", w, a_mat)
+            g_all, g_wo = (n / n.sum()) @ grads, w @ grads
+            new.append(delta[k] - problem.lr * (h @ delta[k]) - problem.lr * (g_wo - g_all))
+        delta = torch.stack(new)
+        theta = theta - problem.lr * (n / n.sum()) @ grads
+    torch.testing.assert_close(fi.train_with_influence(problem).delta, delta, atol=1e-6,
+                               rtol=1e-5)
+
+
+def test_first_order_loss_change_is_close_for_small_moves():
+    def loss(theta):
+        return (theta**2).sum()
+
+    theta = torch.tensor([1.0, 2.0])
+    delta = torch.tensor([[1e-3, 0.0], [0.0, -1e-3]])
+    torch.testing.assert_close(fi.loss_change(loss, theta, delta),
+                               fi.true_loss_change(loss, theta, delta), atol=1e-5, rtol=1e-2)
+
+
+def _digits(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.random((n, 64)), columns=[f"pixel_{i}" for i in range(64)])
+    frame.insert(0, "label", rng.integers(0, 10, n))
+    frame.insert(0, "sample_id", np.arange(n))
+    return frame
+
+
+def test_digits_split_and_label_flipping():
+    split = split_digits(_digits(), num_clients=6, alpha=0.5, val_fraction=0.1,
+                         test_fraction=0.1, seed=0)
+    assert int(split.client_sizes.sum()) == 400 - 80
+    assert int(split.client_data["mask"].sum()) == 320
+    bad = flip_labels(split, [2])
+    mask = split.client_data["mask"][2].bool()
+    assert torch.equal(bad.client_data["y"][2][mask], 9 - split.client_data["y"][2][mask])
+    assert torch.equal(bad.client_data["y"][0], split.client_data["y"][0])
+    problem = make_problem(split, {"kind": "mlp", "hidden": 4, "l2": 0.0},
+                           {"rounds": 2, "local_steps": 1, "lr": 0.1}, seed=0)
+    assert problem.init.numel() == 64 * 4 + 4 + 4 * 10 + 10
+
+
+def test_digits_without_pixels_is_rejected():
+    with pytest.raises(DataValidationError, match="digits.*pixel_63.*ingest"):
+        split_digits(_digits().drop(columns=["pixel_63"]), num_clients=4, alpha=1.0,
+                     val_fraction=0.1, test_fraction=0.1, seed=0)
