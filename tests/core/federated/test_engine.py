@@ -17,6 +17,7 @@ from dcpipelines.core.federated import (
     run_federated,
     train_cohort,
 )
+from dcpipelines.core.federated.local import client_generator
 from dcpipelines.core.federated.models import DIN, binary_loss
 
 
@@ -63,11 +64,10 @@ def test_batched_cohort_matches_sequential_sgd_per_client():
     params = {k: v.detach().clone() for k, v in model.named_parameters()}
     clients = _clients()
     updates = train_cohort(model, params, clients, binary_loss, lr=0.5,
-                           config=LocalConfig(1, 2), generator=torch.Generator().manual_seed(3))
-    # the orders the cohort used: clients sorted by size (largest first), one randperm each
-    g = torch.Generator().manual_seed(3)
-    orders = {c.client_id: torch.randperm(c.num_samples, generator=g)
-              for c in sorted(clients, key=lambda c: -c.num_samples)}
+                           config=LocalConfig(1, 2), order_seed=3)
+    # each client shuffles with its own generator
+    orders = {c.client_id: torch.randperm(c.num_samples, generator=client_generator(3, c.client_id))
+              for c in clients}
     for client, update in zip(clients, updates, strict=True):
         ref = _sequential_sgd(model, client, 0.5, orders[client.client_id], 2)
         rows = update.sparse["emb.weight"]
@@ -79,15 +79,28 @@ def test_batched_cohort_matches_sequential_sgd_per_client():
         assert set(rows.row_ids.tolist()) == {0, *client.rows["emb.weight"].tolist()}
 
 
+def test_a_clients_update_does_not_depend_on_its_cohort():
+    torch.manual_seed(0)
+    model = Bag()
+    params = {k: v.detach().clone() for k, v in model.named_parameters()}
+    clients = _clients()
+    kwargs = dict(lr=0.5, config=LocalConfig(2, 2), order_seed=4)
+    together = train_cohort(model, params, clients, binary_loss, **kwargs)
+    alone = train_cohort(model, params, [clients[2]], binary_loss, **kwargs)[0]
+    torch.testing.assert_close(together[2].dense["bias"], alone.dense["bias"])
+    torch.testing.assert_close(together[2].sparse["emb.weight"].values,
+                               alone.sparse["emb.weight"].values)
+
+
 def test_fedprox_term_pulls_towards_the_global_model():
     torch.manual_seed(0)
     model = Bag()
     params = {k: v.detach().clone() for k, v in model.named_parameters()}
     kwargs = dict(lr=0.5, config=LocalConfig(3, 2))
     plain = train_cohort(model, params, _clients(), binary_loss,
-                         generator=torch.Generator().manual_seed(1), **kwargs)
+                         order_seed=1, **kwargs)
     prox = train_cohort(model, params, _clients(), binary_loss, proximal_mu=1.0,
-                        generator=torch.Generator().manual_seed(1), **kwargs)
+                        order_seed=1, **kwargs)
     assert sum(u.dense["bias"].abs().sum() for u in prox) < sum(
         u.dense["bias"].abs().sum() for u in plain)
 

@@ -76,6 +76,11 @@ class SimulationConfig:
     seed: int = 0
 
 
+def round_seed(seed: int, round_index: int) -> int:
+    """Seed of the local batch orders of one round (0-based), shared by every strategy."""
+    return seed * 100_003 + round_index
+
+
 def apply_delta(params: Mapping[str, torch.Tensor], delta: Mapping[str, torch.Tensor]) -> dict:
     return {k: params[k] + delta[k].to(params[k].dtype) for k in params}
 
@@ -101,10 +106,9 @@ def run_federated(
         cohort = [clients[i] for i in plan.answering]
         updates = []
         if cohort:
-            generator = torch.Generator().manual_seed(config.seed * 100_003 + t)
             updates = train_cohort(
                 model, params, cohort, per_sample_loss, lr=lr, config=config.local,
-                proximal_mu=strategy.proximal_mu, generator=generator,
+                proximal_mu=strategy.proximal_mu, order_seed=round_seed(config.seed, t),
             )
         delta = strategy.aggregate(updates, shapes)
         params = apply_delta(params, delta)

@@ -39,8 +39,13 @@ def _pad_stack(tensors: Sequence[torch.Tensor], length: int) -> torch.Tensor:
     return out
 
 
+def client_generator(order_seed: int, client_id: int) -> torch.Generator:
+    """The generator of one client's batch order in one round: independent of the cohort."""
+    return torch.Generator().manual_seed(order_seed * 1_000_003 + client_id)
+
+
 def _batch_plan(
-    sizes: Sequence[int], config: LocalConfig, generator: torch.Generator
+    sizes: Sequence[int], config: LocalConfig, generators: Sequence[torch.Generator]
 ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
     """Sample indices (C, S, B), weights (C, S, B) and step counts of every client."""
     b = config.batch_size
@@ -52,7 +57,7 @@ def _batch_plan(
     weight = torch.zeros((len(sizes), s_max, b))
     for c, n in enumerate(sizes):
         order = torch.cat(
-            [_epoch_order(n, b, generator) for _ in range(config.epochs)]
+            [_epoch_order(n, b, generators[c]) for _ in range(config.epochs)]
         )[: steps[c] * b]
         flat_w = (order >= 0).float()
         index[c, : steps[c]] = order.clamp(min=0).view(steps[c], b)
@@ -76,9 +81,13 @@ def train_cohort(
     lr: float,
     config: LocalConfig,
     proximal_mu: float = 0.0,
-    generator: torch.Generator,
+    order_seed: int,
 ) -> list[ClientUpdate]:
-    """Local SGD on every client of the cohort at once; returns one update per client."""
+    """Local SGD on every client of the cohort at once; returns one update per client.
+
+    Client c shuffles its samples with :func:`client_generator` (order_seed, c), so a
+    client's local training does not depend on which other clients share its cohort.
+    """
     # Clients with more local steps first: step s then runs on a prefix of the cohort only.
     order = sorted(range(len(clients)), key=lambda c: -clients[c].num_samples)
     clients = [clients[c] for c in order]
@@ -98,7 +107,8 @@ def train_cohort(
     n_max = max(sizes)
     data = {f: _pad_stack([c.features[f] for c in clients], n_max) for f in clients[0].features}
     labels = _pad_stack([c.labels for c in clients], n_max)
-    index, weight, steps = _batch_plan(sizes, config, generator)
+    generators = [client_generator(order_seed, c.client_id) for c in clients]
+    index, weight, steps = _batch_plan(sizes, config, generators)
 
     def client_loss(p, p0, x, y, w):
         out = functional_call(model, p, (x,))
