@@ -68,13 +68,18 @@ class Strategy:
         for name, shape in shapes.items():
             first = updates[0]
             if name in first.sparse:
-                out = torch.zeros(shape, dtype=first.sparse[name].values.dtype)
+                # touch only the rows that were sent: weights (and c_r) per sent row
+                dtype = first.sparse[name].values.dtype
+                out = torch.zeros(shape, dtype=dtype)
                 ids = torch.cat([u.sparse[name].row_ids for u in updates])
-                values = torch.cat([u.sparse[name].values * u.num_samples for u in updates])
-                out.index_add_(0, ids, values)
-                out /= total
+                weight = torch.cat([
+                    torch.full((u.sparse[name].row_ids.numel(),), u.num_samples / total)
+                    for u in updates
+                ]).to(dtype)
                 if name in scales:
-                    out *= scales[name].to(out.dtype).view(-1, *([1] * (out.ndim - 1)))
+                    weight = weight * scales[name][ids].to(dtype)
+                values = torch.cat([u.sparse[name].values for u in updates])
+                out.index_add_(0, ids, values * weight.view(-1, *([1] * (values.ndim - 1))))
             else:
                 out = sum(u.dense[name] * (u.num_samples / total) for u in updates)
             delta[name] = out

@@ -87,7 +87,7 @@ def _scatter(table: pd.DataFrame, title: str) -> Figure:
     fig = Figure(figsize=(9, 4))
     axes = fig.subplots(1, 2)
     for ax, (est, true, label) in zip(axes, [
-        ("estimated_param_norm", "true_param_norm", "||theta^-k - theta||"),
+        ("estimated_param_norm", "true_param_norm", "norm of theta^-k - theta"),
         ("estimated_test_loss_change", "true_test_loss_change", "test loss change without k"),
     ], strict=True):
         ax.scatter(table[true], table[est], s=18)
@@ -128,7 +128,7 @@ def report_fed_influence(
     claims = [
         Claim("The estimate approximates leave-one-out influence with small bias (convex)",
               f"Spearman {c['param_spearman']:.3f} / Pearson {c['param_pearson']:.3f} on "
-              f"||theta^-k - theta||; {c['loss_spearman']:.3f} / {c['loss_pearson']:.3f} on "
+              f"the norm of theta^-k - theta; {c['loss_spearman']:.3f} / {c['loss_pearson']:.3f} on "
               "the test loss", min(c["param_spearman"], c["loss_spearman"]) >= good),
         Claim("... and on non-convex models",
               f"Spearman {n['param_spearman']:.3f} / Pearson {n['param_pearson']:.3f} on "

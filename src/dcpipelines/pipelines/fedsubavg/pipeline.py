@@ -24,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  tags=["federated"]),
             Node(nodes.report_fedsubavg,
                  ["click_rounds", "click_summary", "click_data_stats", "script_rounds",
-                  "script_summary", "params:click_training"],
+                  "script_summary", "params:click_training", "params:script_training"],
                  "report", name="report_fedsubavg", tags=["cloud"]),
             Node(nodes.click_data_stats, "device_click_clients", "click_data_stats",
                  name="click_data_stats", tags=["device"]),
