@@ -115,7 +115,8 @@ def test_plan_round_drops_the_configured_fraction():
         plan_round(20, 10, 1.0, rng)
 
 
-def test_dropped_clients_send_nothing_and_rounds_continue():
+def test_dropped_clients_send_nothing_and_rounds_continue(caplog):
+    caplog.set_level("INFO", logger="dcpipelines.core.federated.engine")
     torch.manual_seed(0)
     seen = []
     config = SimulationConfig(rounds=4, clients_per_round=5, lr=0.1, dropout=0.4,
@@ -124,6 +125,7 @@ def test_dropped_clients_send_nothing_and_rounds_continue():
                             on_updates=lambda t, ups: seen.append(len(ups)))
     assert history.dropped == [2, 2, 2, 2]
     assert seen == [3, 3, 3, 3] and history.client_updates == 12
+    assert "8 sampled clients dropped out over 4 rounds" in caplog.text
 
 
 def test_same_seed_same_model_and_strategies_share_clients():

@@ -8,6 +8,7 @@ two strategies run with the same seed see the same clients, drops and batches.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from dcpipelines.core.federated.strategies import Strategy
 from dcpipelines.core.federated.updates import ClientUpdate
 
 Evaluate = Callable[[Mapping[str, torch.Tensor]], float]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -119,10 +121,16 @@ def run_federated(
         history.rounds.append(t + 1)
         history.sampled.append(len(plan.sampled))
         history.dropped.append(len(plan.dropped))
+        if len(plan.dropped):
+            log.debug("round %d: %d of %d sampled clients dropped out", t + 1,
+                      len(plan.dropped), len(plan.sampled))
         norm = torch.sqrt(sum((d.double() ** 2).sum() for d in delta.values()))
         history.update_norm.append(float(norm) / lr)
         if evaluate is not None and ((t + 1) % config.eval_every == 0 or t + 1 == config.rounds):
             history.eval_rounds.append(t + 1)
             history.eval_metric.append(float(evaluate(params)))
     history.params = params
+    if config.dropout:
+        log.info("%s: %d sampled clients dropped out over %d rounds (dropout %.0f%%)",
+                 strategy.name, sum(history.dropped), config.rounds, 100 * config.dropout)
     return history
