@@ -1,0 +1,2 @@
+"""Imaging pieces for text-to-image routing: a procedural scene world (renderer and prompt
+grammar), conditional image generators and a CLIP-style quality scorer trained here."""

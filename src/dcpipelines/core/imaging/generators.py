@@ -1,0 +1,109 @@
+"""Two conditional image generators trained here: prompt embedding -> RGB image.
+
+Both share one shape (an MLP stem and a transposed-convolution decoder); the edge generator is
+narrow and briefly trained, the cloud generator wide and trained for longer. Both regress the rendered image of the
+prompt's scene (mean squared error), so where one is better than the other comes from capacity
+and training, not from any rule written here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    hidden: int  # width of the MLP stem
+    channels: int  # width of the convolutional decoder
+    image_size: int = 24
+    text_dim: int = 384
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 2e-3
+
+
+class Generator(nn.Module):
+    """Text embedding -> MLP stem -> (size/4)^2 feature map -> two upsampling stages -> image."""
+
+    def __init__(self, spec: GeneratorSpec) -> None:
+        super().__init__()
+        if spec.image_size % 4:
+            raise ValueError(f"generator image size must be divisible by 4, got {spec.image_size}")
+        self.base, c = spec.image_size // 4, spec.channels
+        self.stem = nn.Sequential(
+            nn.Linear(spec.text_dim, spec.hidden), nn.GELU(),
+            nn.Linear(spec.hidden, spec.hidden), nn.GELU(),
+            nn.Linear(spec.hidden, c * self.base ** 2), nn.GELU(),
+        )
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(c, c, 4, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(c, c, 3, padding=1), nn.GELU(),
+            nn.ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(c // 2, 3, 3, padding=1),
+        )
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        features = self.stem(text).view(-1, self.decoder[0].in_channels, self.base, self.base)
+        return torch.sigmoid(self.decoder(features)).permute(0, 2, 3, 1)
+
+
+def build_generator(spec: GeneratorSpec) -> nn.Module:
+    return Generator(spec)
+
+
+def train_generator(spec: GeneratorSpec, text: np.ndarray, images: np.ndarray,
+                    seed: int) -> tuple[nn.Module, list[float]]:
+    """Fit a generator on (prompt embedding, rendered image) pairs; returns it and the loss
+    of every epoch."""
+    if len(text) != len(images):
+        raise ValueError(f"{len(text)} prompt embeddings but {len(images)} images")
+    torch.manual_seed(seed)
+    model = build_generator(spec)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=1e-4)
+    steps = spec.epochs * int(np.ceil(len(text) / spec.batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, spec.lr, total_steps=max(steps, 1))
+    x, y = torch.as_tensor(text), torch.as_tensor(images)
+    order = torch.Generator().manual_seed(seed)
+    history = []
+    for _ in range(spec.epochs):
+        total = 0.0
+        for batch in torch.randperm(len(x), generator=order).split(spec.batch_size):
+            loss = nn.functional.mse_loss(model(x[batch]), y[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss.detach()) * len(batch)
+        history.append(total / len(x))
+    return model.eval(), history
+
+
+@torch.no_grad()
+def generate(model: nn.Module, text: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Images (N, H, W, 3) in [0, 1] for prompt embeddings (N, D)."""
+    x = torch.as_tensor(text)
+    return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).numpy()
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def pack_generator(model: nn.Module, spec: GeneratorSpec, history: list[float]) -> dict[str, Any]:
+    """A plain dict of tensors, strings and numbers (loadable with ``weights_only=True``)."""
+    return {
+        "spec": asdict(spec),
+        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "loss_history": [float(v) for v in history],
+    }
+
+
+def unpack_generator(packed: dict[str, Any]) -> nn.Module:
+    model = build_generator(GeneratorSpec(**packed["spec"]))
+    model.load_state_dict(packed["state_dict"])
+    return model.eval()

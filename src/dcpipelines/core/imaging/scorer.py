@@ -1,0 +1,248 @@
+"""A CLIP-style quality scorer trained here: a small image encoder aligned with the frozen
+MiniLM sentence space, and quality measured with positive/negative text pairs.
+
+The quality of an image on one probe is the softmax probability of the positive text against
+the negative one, ``sigmoid(scale * (cos(img, pos) - cos(img, neg)))``, as in RouteT2I; the
+quality of a dimension is the mean over its probes. The renderer's ground truth is used to
+train the scorer (true captions, true/false statements about rendered, perturbed and blurred
+images) and to validate it; routing figures are measured by the scorer alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from dcpipelines.core.imaging.scenes import (
+    DIMENSIONS,
+    Scene,
+    blur,
+    perturb,
+    prompt_for,
+    quality_pairs,
+    render,
+)
+
+Embed = Callable[[list[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ScorerSpec:
+    image_size: int = 24
+    text_dim: int = 384
+    width: int = 32
+    epochs: int = 15
+    batch_size: int = 64
+    lr: float = 2e-3
+    perturb_fraction: float = 0.5
+    blur_fraction: float = 0.3
+
+
+class ImageEncoder(nn.Module):
+    """Three convolutions and two linear layers into the text space; unit-length output."""
+
+    def __init__(self, spec: ScorerSpec) -> None:
+        super().__init__()
+        w = spec.width
+        self.features = nn.Sequential(
+            nn.Conv2d(3, w, 3, padding=1), nn.GELU(),
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1), nn.GELU(),
+            nn.Flatten(),
+        )
+        cells = (spec.image_size // 4) ** 2
+        self.head = nn.Sequential(nn.Linear(2 * w * cells, 256), nn.GELU(), nn.Linear(256, spec.text_dim))
+        self.log_scale = nn.Parameter(torch.tensor(float(np.log(10.0))))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        z = self.head(self.features(images.permute(0, 3, 1, 2)))
+        return nn.functional.normalize(z, dim=-1)
+
+    @property
+    def scale(self) -> torch.Tensor:
+        return self.log_scale.clamp(max=float(np.log(100.0))).exp()
+
+
+@dataclass
+class ProbeSet:
+    """Padded text-pair probes for N images: indices into a text table, dimension ids, mask,
+    and the label sign (+1: the positive text is the true one)."""
+
+    pos: np.ndarray
+    neg: np.ndarray
+    dim: np.ndarray
+    mask: np.ndarray
+    sign: np.ndarray
+
+
+def build_probes(pair_lists: list[list[tuple[str, str, str]]], index: dict[str, int],
+                 flips: list[set[int]] | None = None) -> ProbeSet:
+    """Probe arrays for each image's pairs (``flips[i]``: pair positions whose truth is reversed)."""
+    width = max(len(p) for p in pair_lists)
+    n = len(pair_lists)
+    pos, neg, dim = (np.zeros((n, width), np.int64) for _ in range(3))
+    mask = np.zeros((n, width), bool)
+    sign = np.ones((n, width), np.float32)
+    for i, pairs in enumerate(pair_lists):
+        for j, (dimension, positive, negative) in enumerate(pairs):
+            pos[i, j], neg[i, j] = index[positive], index[negative]
+            dim[i, j], mask[i, j] = DIMENSIONS.index(dimension), True
+            if flips and j in flips[i]:
+                sign[i, j] = -1.0
+    return ProbeSet(pos, neg, dim, mask, sign)
+
+
+def flipped_pair(scene: Scene, dimension: str) -> int:
+    """Position in :func:`quality_pairs` of the probe that :func:`perturb` makes false."""
+    first_group = {"colour": 0, "shape": 1, "count": 2}
+    if dimension in first_group:
+        return first_group[dimension]
+    return 3 * len(scene.groups) + {"position": 0, "background": 1}[dimension]
+
+
+def scorer_training_set(scenes: list[Scene], seed: int, spec: ScorerSpec):
+    """Images with their captions and probes: a share perturbed on one dimension (that probe's
+    label reversed) and a share blurred (the sharpness probe reversed)."""
+    rng = np.random.default_rng(seed)
+    images, captions, pairs, flips = [], [], [], []
+    for scene in scenes:
+        shown, flip = scene, set()
+        if rng.random() < spec.perturb_fraction:
+            dimension = DIMENSIONS[int(rng.integers(len(DIMENSIONS) - 1))]
+            shown, flip = perturb(scene, dimension), {flipped_pair(scene, dimension)}
+        image = render(shown, spec.image_size)
+        scene_pairs = quality_pairs(scene)
+        if rng.random() < spec.blur_fraction:
+            image = blur(image)
+            flip.add(len(scene_pairs) - 1)
+        images.append(image)
+        captions.append(prompt_for(shown))
+        pairs.append(scene_pairs)
+        flips.append(flip)
+    return np.stack(images), captions, pairs, flips
+
+
+def text_table(texts: list[str], embed: Embed) -> tuple[dict[str, int], np.ndarray]:
+    """Unique texts -> row index, and their unit-length embeddings."""
+    unique = sorted(set(texts))
+    return {t: i for i, t in enumerate(unique)}, np.asarray(embed(unique), np.float32)
+
+
+def _probe_texts(pair_lists: list[list[tuple[str, str, str]]]) -> list[str]:
+    return [t for pairs in pair_lists for _, pos, neg in pairs for t in (pos, neg)]
+
+
+def train_scorer(scenes: list[Scene], embed: Embed, spec: ScorerSpec,
+                 seed: int) -> tuple[ImageEncoder, list[float]]:
+    """Contrastive training: image-caption InfoNCE plus a logistic loss on every probe."""
+    images, captions, pairs, flips = scorer_training_set(scenes, seed, spec)
+    index, table = text_table(captions + _probe_texts(pairs), embed)
+    probes = build_probes(pairs, index, flips)
+    caption_idx = torch.as_tensor([index[c] for c in captions])
+    torch.manual_seed(seed)
+    model = ImageEncoder(spec)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=1e-4)
+    steps = spec.epochs * int(np.ceil(len(images) / spec.batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, spec.lr, total_steps=max(steps, 1))
+    x, text = torch.as_tensor(images), torch.as_tensor(table)
+    pos, neg = torch.as_tensor(probes.pos), torch.as_tensor(probes.neg)
+    mask, sign = torch.as_tensor(probes.mask), torch.as_tensor(probes.sign)
+    order = torch.Generator().manual_seed(seed)
+    history = []
+    for _ in range(spec.epochs):
+        total = 0.0
+        for batch in torch.randperm(len(x), generator=order).split(spec.batch_size):
+            z = model(x[batch])
+            scale = model.scale
+            captions_b = text[caption_idx[batch]]
+            contrastive = nn.functional.cross_entropy(scale * z @ captions_b.T, torch.arange(len(batch)))
+            margin = ((text[pos[batch]] - text[neg[batch]]) * z[:, None, :]).sum(-1)
+            probe = nn.functional.softplus(-sign[batch] * scale * margin)
+            probe = (probe * mask[batch]).sum() / mask[batch].sum()
+            loss = contrastive + probe
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss.detach()) * len(batch)
+        history.append(total / len(x))
+    return model.eval(), history
+
+
+@torch.no_grad()
+def probe_margins(model: ImageEncoder, images: np.ndarray, probes: ProbeSet,
+                  table: np.ndarray) -> np.ndarray:
+    """``scale * (cos(img, pos) - cos(img, neg))`` for every probe (N, P); 0 where padded."""
+    text = torch.as_tensor(table)
+    out = []
+    for i in range(0, len(images), 256):
+        z = model(torch.as_tensor(images[i:i + 256]))
+        diff = text[torch.as_tensor(probes.pos[i:i + 256])] - text[torch.as_tensor(probes.neg[i:i + 256])]
+        out.append(model.scale * (diff * z[:, None, :]).sum(-1))
+    return torch.cat(out).numpy() * probes.mask
+
+
+def dimension_quality(model: ImageEncoder, images: np.ndarray, probes: ProbeSet,
+                      table: np.ndarray) -> np.ndarray:
+    """Measured quality (N, len(DIMENSIONS)) in (0, 1): mean probe probability per dimension."""
+    prob = 1.0 / (1.0 + np.exp(-probe_margins(model, images, probes, table)))
+    quality = np.zeros((len(images), len(DIMENSIONS)), np.float64)
+    for d in range(len(DIMENSIONS)):
+        in_dim = probes.mask & (probes.dim == d)
+        quality[:, d] = (prob * in_dim).sum(1) / np.maximum(in_dim.sum(1), 1)
+    return quality
+
+
+def measure_images(model: ImageEncoder, images: np.ndarray, scenes: list[Scene],
+                   embed: Embed) -> np.ndarray:
+    """Quality of images made for ``scenes`` (their prompts' probes), per dimension."""
+    pairs = [quality_pairs(s) for s in scenes]
+    index, table = text_table(_probe_texts(pairs), embed)
+    return dimension_quality(model, images, build_probes(pairs, index), table)
+
+
+def validate_scorer(model: ImageEncoder, scenes: list[Scene], embed: Embed,
+                    image_size: int = 24) -> pd.DataFrame:
+    """Agreement with the renderer's ground truth on held-out scenes, one row per judgement:
+    every probe on the true render (positive should win), the perturbed probe on each perturbed
+    render (negative should win) and the sharpness probe on a blurred render (negative wins)."""
+    images, pair_lists, flips, kinds = [], [], [], []
+    for scene in scenes:
+        pairs = quality_pairs(scene)
+        clean = render(scene, image_size)
+        images.append(clean), pair_lists.append(pairs), flips.append(set()), kinds.append("true")
+        images.append(blur(clean)), pair_lists.append([pairs[-1]]), flips.append({0})
+        kinds.append("blurred")
+        for dimension in DIMENSIONS[:-1]:
+            j = flipped_pair(scene, dimension)
+            images.append(render(perturb(scene, dimension), image_size))
+            pair_lists.append([pairs[j]]), flips.append({0}), kinds.append("perturbed")
+    index, table = text_table(_probe_texts(pair_lists), embed)
+    probes = build_probes(pair_lists, index, flips)
+    margins = probe_margins(model, np.stack(images), probes, table)
+    rows = []
+    for i, kind in enumerate(kinds):
+        for j in np.flatnonzero(probes.mask[i]):
+            rows.append({"kind": kind, "dimension": DIMENSIONS[probes.dim[i, j]],
+                         "correct": bool(np.sign(margins[i, j]) == probes.sign[i, j])})
+    return pd.DataFrame(rows)
+
+
+def pack_scorer(model: ImageEncoder, spec: ScorerSpec, history: list[float]) -> dict[str, Any]:
+    return {
+        "spec": asdict(spec),
+        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "loss_history": [float(v) for v in history],
+    }
+
+
+def unpack_scorer(packed: dict[str, Any]) -> ImageEncoder:
+    model = ImageEncoder(ScorerSpec(**packed["spec"]))
+    model.load_state_dict(packed["state_dict"])
+    return model.eval()

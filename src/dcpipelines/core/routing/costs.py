@@ -1,0 +1,63 @@
+"""What a routed request costs: edge and cloud latency from the shared device profiles (a
+roofline estimate from the generators' FLOPs and bytes), network time, and a cloud price.
+
+The budget of the router is a share of cloud requests; this module turns a latency or money
+budget into that share and reports what each share costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dcpipelines.core.devices.profiles import PROFILES
+
+
+@dataclass(frozen=True)
+class RoutingCosts:
+    edge_latency_ms: float
+    cloud_latency_ms: float  # generation on the server plus the network round trip and transfer
+    edge_energy_mj: float
+    cloud_price_per_1k: float
+
+    def at_share(self, cloud_share: float) -> dict[str, float]:
+        """Mean latency per prompt, cloud spend per 1,000 prompts and device energy per prompt."""
+        if not 0.0 <= cloud_share <= 1.0:
+            raise ValueError(f"cloud share must be in [0, 1], got {cloud_share}")
+        return {
+            "mean_latency_ms": (1 - cloud_share) * self.edge_latency_ms
+            + cloud_share * self.cloud_latency_ms,
+            "cloud_price_per_1k": cloud_share * self.cloud_price_per_1k,
+            "edge_energy_mj": (1 - cloud_share) * self.edge_energy_mj,
+        }
+
+    def share_for(self, price_per_1k: float | None = None,
+                  mean_latency_ms: float | None = None) -> float:
+        """Largest cloud share within a spend per 1,000 prompts and/or a mean-latency target."""
+        share = 1.0
+        if price_per_1k is not None:
+            share = min(share, max(price_per_1k, 0.0) / self.cloud_price_per_1k)
+        if mean_latency_ms is not None:
+            extra = self.cloud_latency_ms - self.edge_latency_ms
+            if extra > 0:
+                share = min(share, max(mean_latency_ms - self.edge_latency_ms, 0.0) / extra)
+        return max(0.0, min(share, 1.0))
+
+
+def estimate_costs(edge_flops: float, edge_bytes: float, cloud_flops: float, cloud_bytes: float,
+                   payload_bytes: float, edge_profile: str, cloud_profile: str,
+                   network_rtt_ms: float, cloud_price_per_1k: float) -> RoutingCosts:
+    """Per-request costs of the two sides on the named device profiles."""
+    for name in (edge_profile, cloud_profile):
+        if name not in PROFILES:
+            raise ValueError(f"unknown device profile {name!r}; known: {sorted(PROFILES)}")
+    device, server = PROFILES[edge_profile], PROFILES[cloud_profile]
+    edge = device.estimate(edge_flops, edge_bytes, edge_bytes / 1e6)
+    cloud = server.estimate(cloud_flops, cloud_bytes, cloud_bytes / 1e6)
+    network_ms = network_rtt_ms + 1e3 * (device.transfer_s(payload_bytes, "down")
+                                         + device.transfer_s(256, "up"))
+    return RoutingCosts(
+        edge_latency_ms=edge["est_latency_ms"],
+        cloud_latency_ms=cloud["est_latency_ms"] + network_ms,
+        edge_energy_mj=edge["est_energy_mj"],
+        cloud_price_per_1k=cloud_price_per_1k,
+    )

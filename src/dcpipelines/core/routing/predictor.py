@@ -1,0 +1,127 @@
+"""RouteT2I's quality predictor: a token-level transformer over the prompt with two gates and
+one expert per quality dimension.
+
+Gate 1 scores every token and keeps the ``top_k`` key tokens of the prompt (scaled by their gate
+value, so the gate learns); gate 2 weighs the kept tokens separately for each quality dimension
+and feeds the weighted token summary to that dimension's expert, which predicts the quality of
+the edge image and of the cloud image on that dimension. Inputs are the frozen MiniLM token
+embeddings of the prompt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class PredictorSpec:
+    n_dims: int
+    text_dim: int = 384
+    d_model: int = 64
+    heads: int = 4
+    layers: int = 1
+    top_k: int = 6
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 2e-3
+    gain_weight: float = 1.0  # weight of the loss on the predicted cloud-minus-edge difference
+
+
+class KeyTokenQualityPredictor(nn.Module):
+    def __init__(self, spec: PredictorSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.project = nn.Linear(spec.text_dim, spec.d_model)
+        layer = nn.TransformerEncoderLayer(spec.d_model, spec.heads, 2 * spec.d_model,
+                                           dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, spec.layers, enable_nested_tensor=False)
+        self.key_gate = nn.Linear(spec.d_model, 1)
+        self.dimension_gate = nn.Linear(spec.d_model, spec.n_dims)
+        self.experts = nn.ModuleList(
+            nn.Sequential(nn.Linear(spec.d_model, spec.d_model), nn.GELU(), nn.Linear(spec.d_model, 2))
+            for _ in range(spec.n_dims)
+        )
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor):
+        """``tokens`` (B, L, text_dim), ``mask`` (B, L) True for real tokens. Returns quality
+        (B, n_dims, 2) in (0, 1) [edge, cloud] and the per-dimension token weights (B, n_dims, L)."""
+        h = self.encoder(self.project(tokens), src_key_padding_mask=~mask)
+        key_score = self.key_gate(h).squeeze(-1).masked_fill(~mask, float("-inf"))
+        k = min(self.spec.top_k, tokens.shape[1])
+        top = key_score.topk(k, dim=-1).indices
+        selected = mask & torch.zeros_like(mask).scatter(1, top, True)
+        h = h * torch.sigmoid(key_score.masked_fill(~mask, 0.0)).unsqueeze(-1)
+        weights = self.dimension_gate(h).transpose(1, 2).masked_fill(~selected[:, None, :], float("-inf"))
+        weights = torch.softmax(weights, dim=-1)
+        pooled = weights @ h  # (B, n_dims, d_model)
+        out = torch.stack([expert(pooled[:, i]) for i, expert in enumerate(self.experts)], dim=1)
+        return torch.sigmoid(out), weights
+
+
+def train_predictor(spec: PredictorSpec, tokens: np.ndarray, mask: np.ndarray,
+                    quality_edge: np.ndarray, quality_cloud: np.ndarray,
+                    seed: int) -> tuple[KeyTokenQualityPredictor, list[float]]:
+    """Fit the predictor to measured per-dimension qualities (N, n_dims) of both generators."""
+    torch.manual_seed(seed)
+    model = KeyTokenQualityPredictor(spec)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=1e-4)
+    steps = spec.epochs * int(np.ceil(len(tokens) / spec.batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, spec.lr, total_steps=max(steps, 1))
+    x, m = torch.as_tensor(tokens), torch.as_tensor(mask)
+    target = torch.as_tensor(np.stack([quality_edge, quality_cloud], -1), dtype=torch.float32)
+    order = torch.Generator().manual_seed(seed)
+    history = []
+    for _ in range(spec.epochs):
+        total = 0.0
+        for batch in torch.randperm(len(x), generator=order).split(spec.batch_size):
+            predicted, _ = model(x[batch], m[batch])
+            y = target[batch]
+            loss = nn.functional.mse_loss(predicted, y) + spec.gain_weight * nn.functional.mse_loss(
+                predicted[..., 1] - predicted[..., 0], y[..., 1] - y[..., 0])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss.detach()) * len(batch)
+        history.append(total / len(x))
+    return model.eval(), history
+
+
+@torch.no_grad()
+def predict_quality(model: KeyTokenQualityPredictor, tokens: np.ndarray, mask: np.ndarray,
+                    batch_size: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Predicted edge and cloud quality (N, n_dims) each, and token weights (N, n_dims, L)."""
+    x, m = torch.as_tensor(tokens), torch.as_tensor(mask)
+    parts = [model(x[i:i + batch_size], m[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    quality = torch.cat([p[0] for p in parts]).numpy().astype(np.float64)
+    weights = torch.cat([p[1] for p in parts]).numpy()
+    return quality[..., 0], quality[..., 1], weights
+
+
+def key_tokens(weights: np.ndarray, tokens: list[list[str]], dimension: int,
+               top: int = 3) -> list[list[str]]:
+    """The ``top`` highest-weighted tokens of each prompt for one dimension."""
+    out = []
+    for row, words in zip(weights[:, dimension], tokens, strict=True):
+        ranked = np.argsort(-row[:len(words)], kind="stable")[:top]
+        out.append([words[i] for i in ranked if row[i] > 0])
+    return out
+
+
+def pack_predictor(model: KeyTokenQualityPredictor, history: list[float]) -> dict[str, Any]:
+    return {
+        "spec": asdict(model.spec),
+        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "loss_history": [float(v) for v in history],
+    }
+
+
+def unpack_predictor(packed: dict[str, Any]) -> KeyTokenQualityPredictor:
+    model = KeyTokenQualityPredictor(PredictorSpec(**packed["spec"]))
+    model.load_state_dict(packed["state_dict"])
+    return model.eval()

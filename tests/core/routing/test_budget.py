@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from dcpipelines.core.routing import budget as b
+from dcpipelines.core.routing.routers import gain_order, prompt_length_order, routet2i_order
+
+
+@pytest.mark.parametrize("n", [1, 7, 10, 333])
+@pytest.mark.parametrize("share", [0.0, 0.1, 0.25, 0.5, 0.75, 0.999, 1.0])
+def test_allocation_never_exceeds_the_budget(n, share):
+    order = np.random.default_rng(n).permutation(n)
+    to_cloud = b.allocate(order, share)
+    assert to_cloud.sum() <= share * n + 1e-9
+    assert to_cloud.sum() == int(np.floor(share * n + 1e-9))
+    assert to_cloud[order[: to_cloud.sum()]].all()  # the first prompts of the order go first
+
+
+def test_allocation_rejects_bad_input():
+    with pytest.raises(ValueError, match="share of prompts"):
+        b.allocate(np.arange(3), 1.5)
+    with pytest.raises(ValueError, match="permutation"):
+        b.allocate(np.array([0, 0, 1]), 0.5)
+
+
+def test_curve_end_points_and_oracle_beats_random():
+    rng = np.random.default_rng(1)
+    edge, cloud = rng.uniform(0, 1, 200), rng.uniform(0, 1, 200)
+    oracle = b.cumulative_quality(gain_order(cloud - edge), edge, cloud)
+    assert oracle[0] == pytest.approx(edge.mean()) and oracle[-1] == pytest.approx(cloud.mean())
+    random = b.random_curve(200, edge, cloud, seed=0, repeats=20)
+    assert (oracle >= random - 1e-12).all()
+    assert b.quality_at(gain_order(cloud - edge), edge, cloud, 0.5) == pytest.approx(oracle[100])
+
+
+def test_gain_recovered_and_budget_to_target():
+    assert b.gain_recovered(0.7, 0.5, 0.9) == pytest.approx(0.5)
+    curve = np.array([0.5, 0.6, 0.7, 0.9])
+    assert b.smallest_budget_reaching(curve, 0.65) == pytest.approx(2 / 3)
+    assert b.smallest_budget_reaching(curve, 2.0) == 1.0
+    with pytest.raises(ValueError, match="no gain"):
+        b.gain_recovered(0.5, 0.5, 0.5)
+
+
+def test_routet2i_order_sends_low_prs_first_and_breaks_ties_by_gain():
+    edge = np.array([[0.9, 0.9], [0.2, 0.2], [0.4, 0.4], [0.6, 0.3]])
+    cloud = np.array([[0.5, 0.5], [0.8, 0.8], [0.5, 0.5], [0.5, 0.5]])
+    # prompts 1 and 2 are cloud-dominated (PRS 0): 1 has the larger gain; 3 trades off; 0 edge wins
+    assert routet2i_order(edge, cloud).tolist() == [1, 2, 3, 0]
+    assert prompt_length_order(np.array([3, 9, 9, 1])).tolist() == [1, 2, 0, 3]
