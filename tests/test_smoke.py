@@ -41,8 +41,12 @@ def smoke_runs(tmp_path_factory) -> list[Path]:
     return projects
 
 
+# conf/test/globals.yml sends every output of a test run under data/test/
+TEST_DATA = Path("data") / "test"
+
+
 def _metrics(project: Path, name: str) -> dict:
-    path = project / "data" / "08_reporting" / name / "metrics.json"
+    path = project / TEST_DATA / "08_reporting" / name / "metrics.json"
     assert path.is_file(), f"pipeline {name} wrote no {path.relative_to(project)}"
     return json.loads(path.read_text())
 
@@ -53,7 +57,7 @@ def test_every_pipeline_writes_its_report(smoke_runs, name):
     metrics = _metrics(project, name)
     assert metrics, f"{name}: metrics.json is empty"
     assert all(isinstance(v, int | float) for v in metrics.values()), metrics
-    report = (project / "data" / "08_reporting" / name / "report.md").read_text()
+    report = (project / TEST_DATA / "08_reporting" / name / "report.md").read_text()
     assert report.startswith("# "), report[:200]
 
 
@@ -80,3 +84,12 @@ def test_runs_are_tracked_in_mlflow(smoke_runs):
     assert tags["pipeline"] == "__default__"
     assert "git_commit" in tags
     assert set(_metrics(smoke_runs[0], "ingest")) <= metric_keys
+
+
+def test_test_runs_leave_full_run_outputs_alone(smoke_runs):
+    written = [
+        p.relative_to(smoke_runs[0]) for p in (smoke_runs[0] / "data").rglob("*")
+        if p.is_file() and not p.is_relative_to(smoke_runs[0] / "data" / "01_raw")
+        and not p.is_relative_to(smoke_runs[0] / TEST_DATA)
+    ]
+    assert written == [], f"a --env test run wrote outside {TEST_DATA}: {written[:5]}"
