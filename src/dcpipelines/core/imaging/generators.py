@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from dcpipelines.core.nn.fit import fit_minibatches
+
 
 @dataclass(frozen=True)
 class GeneratorSpec:
@@ -64,22 +66,11 @@ def train_generator(spec: GeneratorSpec, text: np.ndarray, images: np.ndarray,
         raise ValueError(f"{len(text)} prompt embeddings but {len(images)} images")
     torch.manual_seed(seed)
     model = build_generator(spec)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=1e-4)
-    steps = spec.epochs * int(np.ceil(len(text) / spec.batch_size))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, spec.lr, total_steps=max(steps, 1))
     x, y = torch.as_tensor(text), torch.as_tensor(images)
-    order = torch.Generator().manual_seed(seed)
-    history = []
-    for _ in range(spec.epochs):
-        total = 0.0
-        for batch in torch.randperm(len(x), generator=order).split(spec.batch_size):
-            loss = nn.functional.mse_loss(model(x[batch]), y[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += float(loss.detach()) * len(batch)
-        history.append(total / len(x))
+    history = fit_minibatches(
+        model, len(x), lambda batch: nn.functional.mse_loss(model(x[batch]), y[batch]),
+        epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, seed=seed,
+    )
     return model.eval(), history
 
 

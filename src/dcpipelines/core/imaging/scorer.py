@@ -28,6 +28,7 @@ from dcpipelines.core.imaging.scenes import (
     quality_pairs,
     render,
 )
+from dcpipelines.core.nn.fit import fit_minibatches
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -147,31 +148,21 @@ def train_scorer(scenes: list[Scene], embed: Embed, spec: ScorerSpec,
     caption_idx = torch.as_tensor([index[c] for c in captions])
     torch.manual_seed(seed)
     model = ImageEncoder(spec)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=1e-4)
-    steps = spec.epochs * int(np.ceil(len(images) / spec.batch_size))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, spec.lr, total_steps=max(steps, 1))
     x, text = torch.as_tensor(images), torch.as_tensor(table)
     pos, neg = torch.as_tensor(probes.pos), torch.as_tensor(probes.neg)
     mask, sign = torch.as_tensor(probes.mask), torch.as_tensor(probes.sign)
-    order = torch.Generator().manual_seed(seed)
-    history = []
-    for _ in range(spec.epochs):
-        total = 0.0
-        for batch in torch.randperm(len(x), generator=order).split(spec.batch_size):
-            z = model(x[batch])
-            scale = model.scale
-            captions_b = text[caption_idx[batch]]
-            contrastive = nn.functional.cross_entropy(scale * z @ captions_b.T, torch.arange(len(batch)))
-            margin = ((text[pos[batch]] - text[neg[batch]]) * z[:, None, :]).sum(-1)
-            probe = nn.functional.softplus(-sign[batch] * scale * margin)
-            probe = (probe * mask[batch]).sum() / mask[batch].sum()
-            loss = contrastive + probe
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += float(loss.detach()) * len(batch)
-        history.append(total / len(x))
+
+    def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+        z = model(x[batch])
+        scale = model.scale
+        captions_b = text[caption_idx[batch]]
+        contrastive = nn.functional.cross_entropy(scale * z @ captions_b.T, torch.arange(len(batch)))
+        margin = ((text[pos[batch]] - text[neg[batch]]) * z[:, None, :]).sum(-1)
+        probe = nn.functional.softplus(-sign[batch] * scale * margin)
+        return contrastive + (probe * mask[batch]).sum() / mask[batch].sum()
+
+    history = fit_minibatches(model, len(x), batch_loss, epochs=spec.epochs,
+                              batch_size=spec.batch_size, lr=spec.lr, seed=seed)
     return model.eval(), history
 
 

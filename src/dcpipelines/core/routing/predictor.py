@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from dcpipelines.core.nn.fit import fit_minibatches
+
 
 @dataclass(frozen=True)
 class PredictorSpec:
@@ -69,26 +71,18 @@ def train_predictor(spec: PredictorSpec, tokens: np.ndarray, mask: np.ndarray,
     """Fit the predictor to measured per-dimension qualities (N, n_dims) of both generators."""
     torch.manual_seed(seed)
     model = KeyTokenQualityPredictor(spec)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=1e-4)
-    steps = spec.epochs * int(np.ceil(len(tokens) / spec.batch_size))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, spec.lr, total_steps=max(steps, 1))
     x, m = torch.as_tensor(tokens), torch.as_tensor(mask)
     target = torch.as_tensor(np.stack([quality_edge, quality_cloud], -1), dtype=torch.float32)
-    order = torch.Generator().manual_seed(seed)
-    history = []
-    for _ in range(spec.epochs):
-        total = 0.0
-        for batch in torch.randperm(len(x), generator=order).split(spec.batch_size):
-            predicted, _ = model(x[batch], m[batch])
-            y = target[batch]
-            loss = nn.functional.mse_loss(predicted, y) + spec.gain_weight * nn.functional.mse_loss(
-                predicted[..., 1] - predicted[..., 0], y[..., 1] - y[..., 0])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += float(loss.detach()) * len(batch)
-        history.append(total / len(x))
+
+    def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+        predicted, _ = model(x[batch], m[batch])
+        y = target[batch]
+        gain_error = nn.functional.mse_loss(predicted[..., 1] - predicted[..., 0],
+                                            y[..., 1] - y[..., 0])
+        return nn.functional.mse_loss(predicted, y) + spec.gain_weight * gain_error
+
+    history = fit_minibatches(model, len(x), batch_loss, epochs=spec.epochs,
+                              batch_size=spec.batch_size, lr=spec.lr, seed=seed)
     return model.eval(), history
 
 
