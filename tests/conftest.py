@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +59,86 @@ def kedro(project: Path, *args: str, timeout: int = 1500) -> subprocess.Complete
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
+
+
+# ---------------------------------------------------------------- tiny random real-model folders
+# A Stable Diffusion pipeline and a CLIP model with random weights, small enough to run in
+# seconds, saved with save_pretrained the way a user's local model folders are.
+def _tokenizer(folder):
+    from transformers import CLIPTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    symbols = list(string.ascii_lowercase + string.digits)
+    tokens = ["<|startoftext|>", "<|endoftext|>"] + symbols + [s + "</w>" for s in symbols]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tok = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
+                        unk_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=16)
+    return tok, len(tokens)
+
+
+def _text_config(vocab: int):
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(vocab_size=vocab, hidden_size=32, intermediate_size=37, num_attention_heads=4,
+                          num_hidden_layers=2, max_position_embeddings=32, projection_dim=16,
+                          bos_token_id=0, eos_token_id=1, pad_token_id=1)
+
+
+def build_tiny_sd(folder: Path, seed: int = 0, widths: tuple[int, int] = (8, 16)) -> Path:
+    """A random Stable Diffusion pipeline saved under ``folder / "pipe"``."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(seed)
+    tok, vocab = _tokenizer(folder / "tok_src")
+    unet = UNet2DConditionModel(block_out_channels=widths, layers_per_block=1, sample_size=8,
+                                in_channels=4, out_channels=4, norm_num_groups=4,
+                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+                                cross_attention_dim=32, attention_head_dim=4)
+    vae = AutoencoderKL(block_out_channels=(8, 16), in_channels=3, out_channels=3, norm_num_groups=4,
+                        down_block_types=("DownEncoderBlock2D",) * 2,
+                        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, sample_size=16)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=CLIPTextModel(_text_config(vocab)), tokenizer=tok,
+                                   unet=unet, scheduler=DDIMScheduler(clip_sample=False, steps_offset=1), safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(folder / "pipe")
+    return folder / "pipe"
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_folder(tmp_path_factory):
+    return build_tiny_sd(tmp_path_factory.mktemp("tiny_sd"))
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_large_folder(tmp_path_factory):
+    """A second, wider random pipeline (a stand-in for the large cloud model)."""
+    return build_tiny_sd(tmp_path_factory.mktemp("tiny_sd_large"), seed=1, widths=(16, 32))
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_folder(tmp_path_factory):
+    from transformers import CLIPConfig, CLIPModel, CLIPVisionConfig
+
+    folder = tmp_path_factory.mktemp("tiny_clip")
+    import torch
+
+    torch.manual_seed(0)
+    tok, vocab = _tokenizer(folder / "tok_src")
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                              image_size=16, patch_size=4, projection_dim=16)
+    config = CLIPConfig(text_config=_text_config(vocab).to_dict(), vision_config=vision.to_dict(),
+                        projection_dim=16)
+    CLIPModel(config).save_pretrained(folder / "clip")
+    tok.save_pretrained(folder / "clip")
+    return folder / "clip"
+
+

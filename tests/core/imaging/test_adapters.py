@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import string
-
 import numpy as np
 import pytest
 import torch
@@ -15,69 +12,14 @@ from dcpipelines.core.imaging.adapters import ClipScorer, DiffusersGenerator
 pytest.importorskip("diffusers")
 
 
-def _tokenizer(folder):
-    from transformers import CLIPTokenizer
-
-    folder.mkdir(parents=True, exist_ok=True)
-    symbols = list(string.ascii_lowercase + string.digits)
-    tokens = ["<|startoftext|>", "<|endoftext|>"] + symbols + [s + "</w>" for s in symbols]
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    tok = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
-                        unk_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=16)
-    return tok, len(tokens)
-
-
-def _text_config(vocab: int):
-    from transformers import CLIPTextConfig
-
-    return CLIPTextConfig(vocab_size=vocab, hidden_size=32, intermediate_size=37, num_attention_heads=4,
-                          num_hidden_layers=2, max_position_embeddings=32, projection_dim=16,
-                          bos_token_id=0, eos_token_id=1, pad_token_id=1)
+@pytest.fixture(scope="module")
+def sd_folder(tiny_sd_folder):
+    return tiny_sd_folder
 
 
 @pytest.fixture(scope="module")
-def sd_folder(tmp_path_factory):
-    from diffusers import (
-        AutoencoderKL,
-        DDIMScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextModel
-
-    folder = tmp_path_factory.mktemp("tiny_sd")
-    torch.manual_seed(0)
-    tok, vocab = _tokenizer(folder / "tok_src")
-    unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=8,
-                                in_channels=4, out_channels=4, norm_num_groups=4,
-                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-                                cross_attention_dim=32, attention_head_dim=4)
-    vae = AutoencoderKL(block_out_channels=(8, 16), in_channels=3, out_channels=3, norm_num_groups=4,
-                        down_block_types=("DownEncoderBlock2D",) * 2,
-                        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, sample_size=16)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=CLIPTextModel(_text_config(vocab)), tokenizer=tok,
-                                   unet=unet, scheduler=DDIMScheduler(clip_sample=False, steps_offset=1), safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False)
-    pipe.save_pretrained(folder / "pipe")
-    return folder / "pipe"
-
-
-@pytest.fixture(scope="module")
-def clip_folder(tmp_path_factory):
-    from transformers import CLIPConfig, CLIPModel, CLIPVisionConfig
-
-    folder = tmp_path_factory.mktemp("tiny_clip")
-    torch.manual_seed(0)
-    tok, vocab = _tokenizer(folder / "tok_src")
-    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-                              image_size=16, patch_size=4, projection_dim=16)
-    config = CLIPConfig(text_config=_text_config(vocab).to_dict(), vision_config=vision.to_dict(),
-                        projection_dim=16)
-    CLIPModel(config).save_pretrained(folder / "clip")
-    tok.save_pretrained(folder / "clip")
-    return folder / "clip"
+def clip_folder(tiny_clip_folder):
+    return tiny_clip_folder
 
 
 def test_generator_shapes_range_and_seed(sd_folder):
@@ -149,3 +91,16 @@ def test_scorer_rejects_bad_input(clip_folder, tmp_path):
         scorer.embed_images(np.zeros((2, 8, 8)))
     with pytest.raises(DataValidationError, match="config.json"):
         ClipScorer(tmp_path)
+
+
+def test_per_prompt_seeds_do_not_depend_on_the_batch(sd_folder):
+    gen = DiffusersGenerator(sd_folder, num_inference_steps=2, guidance_scale=1.0, batch_size=3)
+    prompts = ["a red cat", "two blue boxes", "a tree"]
+    together = gen(prompts, seeds=[11, 12, 13])
+    alone = DiffusersGenerator(sd_folder, num_inference_steps=2, guidance_scale=1.0, batch_size=1)(
+        prompts[1:2], seeds=[12])
+    np.testing.assert_allclose(together[1], alone[0], atol=1e-4)
+    assert not np.allclose(together[0], together[1])
+    assert gen.parameter_count() > 0
+    with pytest.raises(ValueError, match="one seed per prompt"):
+        gen(prompts, seeds=[1])

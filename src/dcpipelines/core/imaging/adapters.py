@@ -55,20 +55,35 @@ class DiffusersGenerator:
         self.batch_size = batch_size
         self.seed = seed
 
-    def __call__(self, prompts: list[str], seed: int | None = None) -> np.ndarray:
+    def __call__(self, prompts: list[str], seed: int | None = None,
+                 seeds: list[int] | None = None) -> np.ndarray:
+        """Images for ``prompts``. With ``seeds`` (one per prompt) each image has its own noise
+        generator, so an image does not depend on which batch its prompt fell into; otherwise
+        one generator seeded with ``seed`` (or the constructor's) runs through the batches."""
         import torch
 
         if isinstance(prompts, str) or not prompts:
             raise ValueError("prompts must be a non-empty list of strings")
-        generator = torch.Generator("cpu").manual_seed(self.seed if seed is None else seed)
+        if seeds is not None and len(seeds) != len(prompts):
+            raise ValueError(f"one seed per prompt is needed, got {len(seeds)} seeds for {len(prompts)} prompts")
+        shared = torch.Generator("cpu").manual_seed(self.seed if seed is None else seed)
         out = []
         for i in range(0, len(prompts), self.batch_size):
-            result = self.pipe(prompt=list(prompts[i:i + self.batch_size]),
-                               num_inference_steps=self.num_inference_steps,
+            batch = list(prompts[i:i + self.batch_size])
+            generator = shared if seeds is None else [
+                torch.Generator("cpu").manual_seed(int(s)) for s in seeds[i:i + self.batch_size]]
+            result = self.pipe(prompt=batch, num_inference_steps=self.num_inference_steps,
                                guidance_scale=self.guidance_scale, height=self.height,
                                width=self.width, generator=generator, output_type="np")
             out.append(np.asarray(result.images, dtype=np.float32))
         return np.clip(np.concatenate(out), 0.0, 1.0)
+
+    def parameter_count(self) -> int:
+        """Parameters of every torch module of the pipeline (text encoder, denoiser, decoder)."""
+        import torch
+
+        return sum(p.numel() for c in self.pipe.components.values() if isinstance(c, torch.nn.Module)
+                   for p in c.parameters())
 
 
 class ClipScorer:
