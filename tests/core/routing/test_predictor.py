@@ -52,3 +52,27 @@ def test_same_seed_same_predictor_and_round_trip():
     for a, b in zip(predict_quality(first, tokens, mask), predict_quality(restored, tokens, mask),
                     strict=True):
         assert np.allclose(a, b)
+
+
+def test_candidate_mask_keeps_the_gate_off_excluded_tokens():
+    tokens, mask, edge, cloud, marker, words = _synthetic()
+    candidates = mask.copy()
+    candidates[:, 1] = False  # the marker's position may not be selected
+    spec = PredictorSpec(n_dims=2, d_model=32, heads=2, top_k=3, epochs=5, batch_size=32)
+    model, _ = train_predictor(spec, tokens, mask, edge, cloud, seed=0, candidates=candidates)
+    _, _, weights = predict_quality(model, tokens, mask, candidates=candidates)
+    assert (weights[:, :, 1] == 0).all()
+    assert np.allclose(weights.sum(-1), 1.0, atol=1e-5)
+
+
+def test_content_mask_drops_special_tokens_punctuation_and_function_words():
+    from dcpipelines.core.routing.tokens import TokenBatch
+
+    words = [["[CLS]", "a", "red", "circle", "against", "the", "wall", ".", "[SEP]"],
+             ["[CLS]", "of", "the", "[SEP]"]]
+    mask = np.zeros((2, 9), bool)
+    mask[0, :9], mask[1, :4] = True, True
+    batch = TokenBatch(np.zeros((2, 9, 4), np.float32), mask, words)
+    content = batch.content_mask()
+    assert [w for w, keep in zip(words[0], content[0], strict=True) if keep] == ["red", "circle", "wall"]
+    assert (content[1] == mask[1]).all()  # nothing left: fall back to every real token

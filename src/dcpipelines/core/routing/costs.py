@@ -61,3 +61,20 @@ def estimate_costs(edge_flops: float, edge_bytes: float, cloud_flops: float, clo
         edge_energy_mj=edge["est_energy_mj"],
         cloud_price_per_1k=cloud_price_per_1k,
     )
+
+
+def measured_costs(edge_latency_ms: float, cloud_latency_ms: float, edge_profile: str,
+                   cloud_profile: str, network_rtt_ms: float, cloud_price_per_1k: float) -> RoutingCosts:
+    """Per-request costs from latencies measured (or given) per image: the cloud side adds the
+    network round trip; device energy is the edge profile's active power over the edge latency."""
+    for name in (edge_profile, cloud_profile):
+        if name not in PROFILES:
+            raise ValueError(f"unknown device profile {name!r}; known: {sorted(PROFILES)}")
+    if edge_latency_ms < 0 or cloud_latency_ms < 0:
+        raise ValueError(f"latencies must be non-negative, got edge {edge_latency_ms}, cloud {cloud_latency_ms}")
+    return RoutingCosts(
+        edge_latency_ms=float(edge_latency_ms),
+        cloud_latency_ms=float(cloud_latency_ms) + network_rtt_ms,
+        edge_energy_mj=PROFILES[edge_profile].active_power_w * float(edge_latency_ms),
+        cloud_price_per_1k=cloud_price_per_1k,
+    )

@@ -1,8 +1,9 @@
 """RouteT2I's quality predictor: a token-level transformer over the prompt with two gates and
 one expert per quality dimension.
 
-Gate 1 scores every token and keeps the ``top_k`` key tokens of the prompt (scaled by their gate
-value, so the gate learns); gate 2 weighs the kept tokens separately for each quality dimension
+Gate 1 scores every candidate token (every real token, or only the content tokens when the
+caller passes a candidate mask) and keeps the ``top_k`` key tokens of the prompt (scaled by
+their gate value, so the gate learns); gate 2 weighs the kept tokens separately for each quality dimension
 and feeds the weighted token summary to that dimension's expert, which predicts the quality of
 the edge image and of the cloud image on that dimension. Inputs are the frozen MiniLM token
 embeddings of the prompt.
@@ -49,15 +50,17 @@ class KeyTokenQualityPredictor(nn.Module):
             for _ in range(spec.n_dims)
         )
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor):
-        """``tokens`` (B, L, text_dim), ``mask`` (B, L) True for real tokens. Returns quality
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, candidates: torch.Tensor | None = None):
+        """``tokens`` (B, L, text_dim), ``mask`` (B, L) True for real tokens, ``candidates``
+        (B, L) the tokens the key gate may select (default: every real token). Returns quality
         (B, n_dims, 2) in (0, 1) [edge, cloud] and the per-dimension token weights (B, n_dims, L)."""
         h = self.encoder(self.project(tokens), src_key_padding_mask=~mask)
-        key_score = self.key_gate(h).squeeze(-1).masked_fill(~mask, float("-inf"))
+        allowed = mask if candidates is None else mask & candidates
+        key_score = self.key_gate(h).squeeze(-1).masked_fill(~allowed, float("-inf"))
         k = min(self.spec.top_k, tokens.shape[1])
         top = key_score.topk(k, dim=-1).indices
-        selected = mask & torch.zeros_like(mask).scatter(1, top, True)
-        h = h * torch.sigmoid(key_score.masked_fill(~mask, 0.0)).unsqueeze(-1)
+        selected = allowed & torch.zeros_like(mask).scatter(1, top, True)
+        h = h * torch.sigmoid(key_score.masked_fill(~allowed, 0.0)).unsqueeze(-1)
         weights = self.dimension_gate(h).transpose(1, 2).masked_fill(~selected[:, None, :], float("-inf"))
         weights = torch.softmax(weights, dim=-1)
         pooled = weights @ h  # (B, n_dims, d_model)
@@ -67,15 +70,17 @@ class KeyTokenQualityPredictor(nn.Module):
 
 def train_predictor(spec: PredictorSpec, tokens: np.ndarray, mask: np.ndarray,
                     quality_edge: np.ndarray, quality_cloud: np.ndarray,
-                    seed: int) -> tuple[KeyTokenQualityPredictor, list[float]]:
+                    seed: int, candidates: np.ndarray | None = None,
+                    ) -> tuple[KeyTokenQualityPredictor, list[float]]:
     """Fit the predictor to measured per-dimension qualities (N, n_dims) of both generators."""
     torch.manual_seed(seed)
     model = KeyTokenQualityPredictor(spec)
     x, m = torch.as_tensor(tokens), torch.as_tensor(mask)
+    c = torch.as_tensor(mask if candidates is None else candidates)
     target = torch.as_tensor(np.stack([quality_edge, quality_cloud], -1), dtype=torch.float32)
 
     def batch_loss(batch: torch.Tensor) -> torch.Tensor:
-        predicted, _ = model(x[batch], m[batch])
+        predicted, _ = model(x[batch], m[batch], c[batch])
         y = target[batch]
         gain_error = nn.functional.mse_loss(predicted[..., 1] - predicted[..., 0],
                                             y[..., 1] - y[..., 0])
@@ -88,10 +93,13 @@ def train_predictor(spec: PredictorSpec, tokens: np.ndarray, mask: np.ndarray,
 
 @torch.no_grad()
 def predict_quality(model: KeyTokenQualityPredictor, tokens: np.ndarray, mask: np.ndarray,
-                    batch_size: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    batch_size: int = 512, candidates: np.ndarray | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predicted edge and cloud quality (N, n_dims) each, and token weights (N, n_dims, L)."""
     x, m = torch.as_tensor(tokens), torch.as_tensor(mask)
-    parts = [model(x[i:i + batch_size], m[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    c = torch.as_tensor(mask if candidates is None else candidates)
+    parts = [model(x[i:i + batch_size], m[i:i + batch_size], c[i:i + batch_size])
+             for i in range(0, len(x), batch_size)]
     quality = torch.cat([p[0] for p in parts]).numpy().astype(np.float64)
     weights = torch.cat([p[1] for p in parts]).numpy()
     return quality[..., 0], quality[..., 1], weights

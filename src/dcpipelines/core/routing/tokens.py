@@ -7,6 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 
 
+# Words that carry no content of their own: the key-token gate may be kept off them.
+FUNCTION_WORDS = frozenset("""
+a an the of to in on at by for from with without against and or but as is are be it its this
+that these those there their his her into onto over under near next beside behind above below
+""".split())
+
+
 @dataclass
 class TokenBatch:
     """Padded token embeddings (N, L, D), the real-token mask (N, L) and the token strings."""
@@ -14,6 +21,20 @@ class TokenBatch:
     embeddings: np.ndarray
     mask: np.ndarray
     tokens: list[list[str]]
+
+    def content_mask(self) -> np.ndarray:
+        """(N, L) True for content tokens: real tokens that are not [CLS]/[SEP], punctuation,
+        a function word, or a word-piece continuation of one. Rows with no content token keep
+        all their real tokens, so every prompt has candidates."""
+        out = np.zeros_like(self.mask)
+        for i, words in enumerate(self.tokens):
+            for j, word in enumerate(words):
+                plain = word.removeprefix("##")
+                out[i, j] = (not (word.startswith("[") and word.endswith("]"))
+                             and any(ch.isalnum() for ch in plain) and word.lower() not in FUNCTION_WORDS)
+            if not out[i].any():
+                out[i] = self.mask[i]
+        return out & self.mask
 
 
 def token_features(texts: list[str], batch_size: int = 128) -> TokenBatch:
