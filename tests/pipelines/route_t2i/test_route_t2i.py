@@ -8,11 +8,14 @@ import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from dcpipelines.core.data import read_prompts
+from dcpipelines.core.data.errors import DataValidationError
 from dcpipelines.core.reporting import Report
 from dcpipelines.pipelines.route_t2i import create_pipeline, nodes
 
 ROOT = Path(__file__).resolve().parents[3]
 PARAMS = yaml.safe_load((ROOT / "conf/test/parameters_route_t2i.yml").read_text())["route_t2i"]
+PARTI = read_prompts(ROOT / "data/01_raw/prompts/PartiPrompts.tsv")
 
 
 def test_prompt_mix_counts_every_prompt_once():
@@ -30,30 +33,72 @@ def test_prompt_mix_counts_every_prompt_once():
 
 def test_scene_prompts_splits_are_disjoint_and_sized():
     world = {**PARAMS["world"], "n_generator_train": 30, "n_router_train": 20, "n_test": 10}
-    table = nodes.build_scene_prompts(3, world)
+    table = nodes.build_scene_prompts(PARTI, 3, world, PARAMS["adapters"])
     assert table["split"].value_counts().to_dict() == {"generator_train": 30, "router_train": 20, "test": 10}
     assert table["prompt"].is_unique
-    assert table.equals(nodes.build_scene_prompts(3, world))
+    assert (table["challenge"] == "level " + table["level"].astype(str)).all()
+    assert table.equals(nodes.build_scene_prompts(PARTI, 3, world, PARAMS["adapters"]))
+
+
+def _local(adapters=None, **paths):
+    return {**PARAMS["adapters"], "edge_generator_path": "e", "cloud_generator_path": "c",
+            "clip_scorer_path": "s", **(adapters or {}), **paths}
+
+
+def test_local_models_draw_a_seeded_partiprompts_sample():
+    adapters = _local({"prompts": 40, "router_train_share": 0.25})
+    table = nodes.build_scene_prompts(PARTI, 5, PARAMS["world"], adapters)
+    assert table["split"].value_counts().to_dict() == {"router_train": 10, "test": 30}
+    assert table["prompt_id"].is_unique and set(table["prompt_id"]) <= set(PARTI["prompt_id"])
+    parti = PARTI.set_index("prompt_id")
+    assert (parti.loc[table["prompt_id"], "prompt"].to_numpy() == table["prompt"].to_numpy()).all()
+    assert (parti.loc[table["prompt_id"], "challenge"].to_numpy() == table["challenge"].to_numpy()).all()
+    assert table.equals(nodes.build_scene_prompts(PARTI, 5, PARAMS["world"], adapters))
+    assert not table.equals(nodes.build_scene_prompts(PARTI, 6, PARAMS["world"], adapters))
+
+
+def test_adapter_paths_are_all_or_nothing():
+    half = _local(clip_scorer_path=None)
+    with pytest.raises(DataValidationError, match="route_t2i.adapters.*clip_scorer_path null"):
+        nodes.build_scene_prompts(PARTI, 1, PARAMS["world"], half)
+    with pytest.raises(DataValidationError, match="router_train_share"):
+        nodes.build_scene_prompts(PARTI, 1, PARAMS["world"], _local({"router_train_share": 1.0}))
+    assert nodes.local_models(_local()) and not nodes.local_models(PARAMS["adapters"])
+
+
+def test_local_models_keep_the_cached_builtin_models():
+    cached = {"fingerprint": "abc"}
+    assert nodes.fit_scorer(7, PARAMS["world"], PARAMS["scorer"], _local(), cached) is cached
+    assert nodes.fit_generators(None, None, 7, PARAMS["world"], PARAMS["generators"], _local(), cached) is cached
+    assert nodes.fit_scorer(7, PARAMS["world"], PARAMS["scorer"], _local(), None) == {"fingerprint": None}
 
 
 def test_cached_scorer_is_reused_only_when_its_inputs_match():
+    from dcpipelines.core.imaging.scenes import DIMENSIONS
     from dcpipelines.core.nn.decoder import fingerprint
 
-    stamp = fingerprint(PARAMS["scorer"], 7, PARAMS["world"]["image_size"], PARAMS["world"]["level_weights"])
+    stamp = fingerprint(PARAMS["scorer"], 7, PARAMS["world"]["image_size"], PARAMS["world"]["level_weights"],
+                        list(DIMENSIONS))
     cached = {"fingerprint": stamp, "marker": True}
-    assert nodes.fit_scorer(7, PARAMS["world"], PARAMS["scorer"], cached) is cached
+    assert nodes.fit_scorer(7, PARAMS["world"], PARAMS["scorer"], PARAMS["adapters"], cached) is cached
 
 
-def test_pipeline_runs_end_to_end_on_the_test_config():
-    from dcpipelines.core.data import read_prompts
+class KeptDataset(MemoryDataset):
+    """A memory dataset the runner does not release, to look at an intermediate output."""
 
-    prompts = read_prompts(ROOT / "data/01_raw/prompts/PartiPrompts.tsv")
+    def _release(self) -> None:
+        pass
+
+
+def _run(params: dict, measured_cache=None) -> tuple[Report, dict]:
     catalog = DataCatalog({
-        "t2i_prompts": MemoryDataset(prompts),
+        "t2i_prompts": MemoryDataset(PARTI),
         "route_t2i.generators_cache": MemoryDataset(None),
         "route_t2i.scorer_cache": MemoryDataset(None),
+        "route_t2i.measured_quality_cache": MemoryDataset(measured_cache),
+        "route_t2i.measured_quality": KeptDataset(),
     })
-    for key, value in PARAMS.items():
+    for key, value in params.items():
         catalog[f"params:route_t2i.{key}"] = value
     outputs = SequentialRunner().run(create_pipeline(), catalog)
     report = outputs["route_t2i.report"].load()
@@ -69,4 +114,49 @@ def test_pipeline_runs_end_to_end_on_the_test_config():
         assert m[f"quality_oracle_b{b}"] >= m[f"quality_routet2i_b{b}"] - 1e-12
         assert m[f"quality_oracle_b{b}"] >= m[f"quality_random_b{b}"] - 1e-12
     assert 0.0 <= m["scorer_agreement"] <= 1.0
+    # a spend of 0.25 per 1,000 prompts at 0.5 per 1,000 cloud generations buys a 50% cloud share
+    assert params["costs"]["cloud_price_per_1k"] == 0.5 and 0.25 in params["costs"]["price_budgets_per_1k"]
+    assert m["cloud_share_at_price_per_1k_0p25"] == pytest.approx(0.5)
+    assert m["quality_routet2i_at_price_per_1k_0p25"] == pytest.approx(m["quality_routet2i_b50"])
     assert "quality_vs_budget" in report.figures
+    return report, catalog
+
+
+def test_pipeline_runs_end_to_end_on_the_test_config():
+    from dcpipelines.core.imaging.scenes import DIMENSIONS
+
+    report, _ = _run(PARAMS)
+    m = report.metrics
+    assert "examples" in report.figures
+    assert m["local_models"] == 0 and m["quality_dimensions"] == len(DIMENSIONS)
+    assert all(f"quality_edge_{d}" in m for d in DIMENSIONS)
+
+
+def test_pipeline_runs_on_local_diffusers_pipelines_and_a_local_clip(tiny_sd_folder, tiny_sd_large_folder,
+                                                                   tiny_clip_folder):
+    """The same graph with real-model adapters: tiny random Stable Diffusion pipelines as the
+    edge and cloud generators and a tiny random CLIP as the scorer, on a PartiPrompts sample."""
+    from dcpipelines.core.imaging.photo_quality import PHOTO_DIMENSIONS
+
+    adapters = {**PARAMS["adapters"], "edge_generator_path": str(tiny_sd_folder),
+                "cloud_generator_path": str(tiny_sd_large_folder), "clip_scorer_path": str(tiny_clip_folder),
+                "prompts": 12, "batch_size": 5, "guidance_scale": 1.0, "num_inference_steps": 2}
+    params = {**PARAMS, "adapters": adapters,
+              "scorer": {**PARAMS["scorer"], "n_validation": 4}, "world": {**PARAMS["world"], "example_images": 2}}
+    report, catalog = _run(params)
+    m = report.metrics
+    assert "examples" in report.figures
+    assert m["local_models"] == 1 and m["quality_dimensions"] == len(PHOTO_DIMENSIONS)
+    assert m["test_prompts"] == 6 and all(f"quality_cloud_{d}" in m for d in PHOTO_DIMENSIONS)
+    assert m["edge_generator_params"] > 0 and m["edge_generation_s_per_image"] > 0
+    assert m["cloud_generator_params"] > m["edge_generator_params"]
+    # a re-run with the same models, settings and prompts reuses the measured quality
+    measured = catalog.load("route_t2i.measured_quality")
+    again, _ = _run(params, measured_cache=measured)
+    assert "examples" not in again.figures
+    assert again.metrics["gain_recovered_routet2i_b50"] == m["gain_recovered_routet2i_b50"]
+    assert again.metrics["edge_generation_s_per_image"] == m["edge_generation_s_per_image"]
+    # other settings: measured again, not reused
+    other = {**params, "adapters": {**adapters, "num_inference_steps": 3}}
+    fresh, _ = _run(other, measured_cache=measured)
+    assert "examples" in fresh.figures
