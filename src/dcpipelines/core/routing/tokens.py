@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Words that carry no content of their own: the key-token gate may be kept off them.
+# Words that carry no content of their own: the key-token gate may be kept off them. Spatial
+# prepositions (above, below, behind, ...) say where things are, so they stay candidates.
 FUNCTION_WORDS = frozenset([
     "a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "from", "with", "without",
     "against", "and", "or", "but", "as", "is", "are", "be", "it", "its", "this", "that",
-    "these", "those", "there", "their", "his", "her", "into", "onto", "over", "under",
-    "near", "next", "beside", "behind", "above", "below",
+    "these", "those", "there", "their", "his", "her",
 ])
 
 
