@@ -2,11 +2,15 @@ import numpy as np
 import pytest
 
 from dcpipelines.core.imaging.scenes import (
+    BACKGROUNDS,
     COLOURS,
     DIMENSIONS,
+    IMAGE_DIMENSIONS,
+    SCENE_DIMENSIONS,
     Group,
     Scene,
     blur,
+    degrade,
     perturb,
     placements,
     prompt_for,
@@ -53,6 +57,27 @@ def test_grammar_writes_what_the_scene_holds():
     assert ("count", "two red circles", "a red circle") in pairs
     assert ("position", "two red circles above a blue square",
             "two red circles below a blue square") in pairs
+    assert ("size", "two small red circles", "two large red circles") in pairs
+    assert ("size", "a small blue square", "a large blue square") in pairs
+    assert ("texture", "a black striped background", "a black background") in pairs
+
+
+def test_ten_dimensions_scene_ones_then_image_ones():
+    assert len(DIMENSIONS) == 10 and len(set(DIMENSIONS)) == 10
+    assert DIMENSIONS == SCENE_DIMENSIONS + IMAGE_DIMENSIONS
+    assert set(IMAGE_DIMENSIONS) == {"sharpness", "vividness", "integrity"}
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4])
+def test_quality_pairs_cover_every_dimension_at_every_level(level):
+    for scene in sample_unique_scenes(level, 30, np.eye(4)[level - 1]):
+        pairs = quality_pairs(scene)
+        assert {d for d, _, _ in pairs} == set(DIMENSIONS)
+        assert all(positive != negative for _, positive, negative in pairs)
+        per_group = {d: sum(name == d for name, _, _ in pairs) for d in DIMENSIONS}
+        for d in ("colour", "shape", "count", "size"):
+            assert per_group[d] == len(scene.groups)
+        assert all(per_group[d] == 1 for d in ("position", "background", "texture", *IMAGE_DIMENSIONS))
 
 
 def test_renderer_puts_the_right_colour_where_the_prompt_says():
@@ -78,9 +103,99 @@ def test_perturb_changes_exactly_one_dimension():
     assert perturb(scene, "colour").groups[0].colour != "red"
     assert perturb(scene, "background").background != "gray"
     assert perturb(scene, "shape").groups[0].shape != "circle"
-    assert perturb(scene, "count").groups[0].count == 2
-    with pytest.raises(ValueError, match="cannot perturb"):
-        perturb(scene, "sharpness")
+    assert perturb(scene, "count").groups[0] == Group(2, "red", "circle", "large")
+    assert perturb(scene, "size").groups[0] == Group(1, "red", "circle", "small")
+    assert perturb(scene, "texture") == Scene(scene.groups, "center", "gray", "striped", 1)
+    for dimension in SCENE_DIMENSIONS:
+        assert perturb(scene, dimension) != scene
+        assert not np.allclose(render(perturb(scene, dimension)), render(scene))
+    for dimension in IMAGE_DIMENSIONS:
+        with pytest.raises(ValueError, match="cannot perturb"):
+            perturb(scene, dimension)
+
+
+@pytest.mark.parametrize("dimension", ["size", "texture"])
+def test_perturbing_size_or_texture_makes_the_flipped_probe_false(dimension):
+    from dcpipelines.core.imaging.scorer import flipped_pair
+
+    scene = Scene((Group(1, "blue", "square", "small"), Group(2, "red", "circle", "small")),
+                  "left_of", "white", "plain", 4)
+    changed = perturb(scene, dimension)
+    assert not np.allclose(render(changed), render(scene))
+    pairs = quality_pairs(scene)
+    name, positive, negative = pairs[flipped_pair(scene, dimension)]
+    # the perturbed scene's own probe (same place) says what the old negative said
+    assert name == dimension
+    assert quality_pairs(changed)[flipped_pair(scene, dimension)][1] == negative
+    # the old positive text is true of no probe of the perturbed scene any more
+    assert positive not in {p for d, p, _ in quality_pairs(changed) if d == dimension}
+    # the second group's probes are untouched
+    assert [p for p in pairs if "red" in p[1] and p[0] != "position"] == \
+        [p for p in quality_pairs(changed) if "red" in p[1] and p[0] != "position"]
+
+
+def test_larger_objects_cover_more_pixels_and_stripes_add_rows():
+    scene = Scene((Group(1, "red", "circle", "small"),), "center", "white", "plain", 2)
+    background = np.asarray(BACKGROUNDS["white"]) / 255
+
+    def object_pixels(image):
+        return int((np.abs(image - background).max(-1) > 0.1).sum())
+
+    assert object_pixels(render(perturb(scene, "size"))) > 2 * object_pixels(render(scene))
+    assert np.allclose(render(scene)[:, 1], 240 / 255)  # the left edge is plain background
+    edge = render(perturb(scene, "texture"))[:, 1, 0]
+    assert sorted(np.unique(edge.round(4))) == [round(240 / 255 - 0.2, 4), round(240 / 255, 4)]
+    assert np.array_equal(edge[::4], edge[0] * np.ones(6)) and edge[0] != edge[2]  # 2-pixel bands
+
+
+def _saturation(pixels):  # HSV saturation
+    high, low = pixels.max(-1), pixels.min(-1)
+    return (high - low) / np.maximum(high, 1e-6)
+
+
+@pytest.mark.parametrize("background", ["black", "white", "gray"])
+def test_vividness_degradation_fades_the_colours(background):
+    scene = Scene((Group(2, "red", "square", "small"), Group(1, "yellow", "circle", "small")),
+                  "above", background, "striped", 4)
+    image = render(scene)
+    faded = degrade(image, "vividness", np.random.default_rng(0))
+    objects = np.abs(image - render(scene, with_objects=False)).max(-1) > 0.3
+    assert objects.sum() > 20
+    before, after = _saturation(image[objects]), _saturation(faded[objects])
+    assert (after < before - 0.1).all()  # every object pixel loses saturation
+    chroma = lambda x: x.max(-1) - x.min(-1)  # noqa: E731
+    assert np.allclose(chroma(faded), 0.4 * chroma(image), atol=1e-5)
+    assert np.allclose(faded.mean(), image.mean(), atol=1e-5)
+    assert faded.min() >= 0 and faded.max() <= 1
+    assert np.array_equal(faded, degrade(image, "vividness", np.random.default_rng(5)))
+
+
+def test_integrity_degradation_punches_background_into_the_objects():
+    scene = Scene((Group(1, "green", "square", "large"),), "center", "white", "striped", 2)
+    image = render(scene)
+    backdrop = render(scene, with_objects=False)
+    on_object = np.abs(image - backdrop).max(-1) > 0.05
+    broken = degrade(image, "integrity", np.random.default_rng(3), scene)
+    changed = np.abs(broken - image).max(-1) > 1e-6
+    assert changed.sum() >= 4
+    assert (changed & on_object).sum() >= 4  # the holes fall on the object ...
+    assert np.allclose(broken[changed], backdrop[changed])  # ... and show the striped background
+    assert np.array_equal(broken[~changed], image[~changed])
+    again = degrade(image, "integrity", np.random.default_rng(3), scene)
+    assert np.array_equal(broken, again)
+    others = [degrade(image, "integrity", np.random.default_rng(s), scene) for s in range(4, 10)]
+    assert any(not np.array_equal(broken, other) for other in others)
+    with pytest.raises(ValueError, match="needs the scene"):
+        degrade(image, "integrity", np.random.default_rng(3))
+
+
+def test_every_image_dimension_degrades_and_scene_ones_do_not():
+    scene = sample_unique_scenes(5, 1, [0, 0, 0, 1])[0]
+    image = render(scene)
+    for dimension in IMAGE_DIMENSIONS:
+        assert not np.allclose(degrade(image, dimension, np.random.default_rng(0), scene), image)
+    with pytest.raises(ValueError, match="cannot degrade"):
+        degrade(image, "colour", np.random.default_rng(0), scene)
 
 
 def test_blur_keeps_the_mean_colour_and_loses_detail():

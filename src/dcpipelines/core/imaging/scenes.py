@@ -4,7 +4,11 @@ them, the positive/negative text pairs that probe each quality dimension, and a 
 Difficulty grows with the level of a scene: level 1 is one large object in the centre, level 2
 adds size, position and background texture, level 3 adds counts or a spatial relation between
 two objects, level 4 combines counts and relations. Everything is a pure function of the scene
-(rendering) or of an explicit numpy Generator (sampling), so the same seed gives the same world.
+(rendering) or of an explicit numpy Generator (sampling, degradations), so the same seed gives the
+same world.
+
+Quality has ten dimensions, all checkable here. Scene dimensions are changed by editing the scene
+(:func:`perturb`); image dimensions by degrading the rendered image (:func:`degrade`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ RELATIONS = {  # where the first and the second group go
     "left_of": ("left", "right"), "right_of": ("right", "left"),
     "above": ("top", "bottom"), "below": ("bottom", "top"),
 }
-DIMENSIONS = ("colour", "shape", "count", "position", "background", "sharpness")
+SCENE_DIMENSIONS = ("colour", "shape", "count", "size", "position", "background", "texture")
+IMAGE_DIMENSIONS = ("sharpness", "vividness", "integrity")
+DIMENSIONS = SCENE_DIMENSIONS + IMAGE_DIMENSIONS
 
 COUNT_WORDS = {1: "a", 2: "two", 3: "three"}
 POSITION_PHRASES = {
@@ -49,7 +55,14 @@ OTHER_COLOUR = dict(zip(COLOURS, list(COLOURS)[1:] + list(COLOURS)[:1], strict=T
 OTHER_SHAPE = dict(zip(SHAPES, SHAPES[1:] + SHAPES[:1], strict=True))
 OTHER_COUNT = {1: 2, 2: 1, 3: 2}
 OTHER_BACKGROUND = {"white": "black", "black": "white", "gray": "white"}
-SHARP_TEXT, BLURRY_TEXT = "a sharp clear image", "a blurry image"
+OTHER_SIZE = {"small": "large", "large": "small"}
+OTHER_TEXTURE = {"plain": "striped", "striped": "plain"}
+IMAGE_PROBES = {  # dimension -> (text true of an intact render, text true of a degraded one)
+    "sharpness": ("a sharp clear image", "a blurry image"),
+    "vividness": ("an image with vivid colours", "an image with faded colours"),
+    "integrity": ("an image of whole, intact shapes", "an image of broken shapes with holes"),
+}
+FADE = 0.6  # share of the grey mean blended into a faded image
 
 
 @dataclass(frozen=True)
@@ -138,11 +151,11 @@ def sample_unique_scenes(seed: int, n: int, level_weights: list[float]) -> list[
 
 # ---------------------------------------------------------------- grammar
 def _objects(group: Group, with_size: bool = True, colour: str | None = None,
-             shape: str | None = None, count: int | None = None) -> str:
+             shape: str | None = None, count: int | None = None, size: str | None = None) -> str:
     count = group.count if count is None else count
     words = [COUNT_WORDS[count]]
     if with_size:
-        words.append(group.size)
+        words.append(size or group.size)
     words += [colour or group.colour, (shape or group.shape) + ("s" if count > 1 else "")]
     return " ".join(words)
 
@@ -168,13 +181,15 @@ def prompt_for(scene: Scene) -> str:
 def quality_pairs(scene: Scene) -> list[tuple[str, str, str]]:
     """``(dimension, positive text, negative text)`` probes of an image made for ``scene``.
 
-    A dimension may have several probes (one per object group); its quality is their mean.
+    A dimension may have several probes (one per object group, first group first); its quality
+    is their mean. Every dimension of :data:`DIMENSIONS` has at least one probe.
     """
     pairs = []
     for g in scene.groups:
         pairs.append(("colour", _objects(g, False), _objects(g, False, colour=OTHER_COLOUR[g.colour])))
         pairs.append(("shape", _objects(g, False), _objects(g, False, shape=OTHER_SHAPE[g.shape])))
         pairs.append(("count", _objects(g, False), _objects(g, False, count=OTHER_COUNT[g.count])))
+        pairs.append(("size", _objects(g), _objects(g, size=OTHER_SIZE[g.size])))
     if len(scene.groups) == 2:
         a, b = (_objects(g, False) for g in scene.groups)
         pairs.append(("position", f"{a} {RELATION_PHRASES[scene.layout]} {b}",
@@ -185,29 +200,35 @@ def quality_pairs(scene: Scene) -> list[tuple[str, str, str]]:
                       f"{a} {POSITION_PHRASES[OPPOSITE_POSITION[scene.layout]]}"))
     pairs.append(("background", _background(scene.background, scene.texture),
                   _background(OTHER_BACKGROUND[scene.background], scene.texture)))
-    pairs.append(("sharpness", SHARP_TEXT, BLURRY_TEXT))
+    pairs.append(("texture", _background(scene.background, scene.texture),
+                  _background(scene.background, OTHER_TEXTURE[scene.texture])))
+    for dimension in IMAGE_DIMENSIONS:
+        pairs.append((dimension, *IMAGE_PROBES[dimension]))
     return pairs
 
 
 def perturb(scene: Scene, dimension: str) -> Scene:
-    """The scene with one dimension changed the way the negative text of that dimension says
-    (first group only); used to validate the scorer against known ground truth."""
+    """The scene with one scene dimension changed the way the negative text of that dimension
+    says (first group only, nothing else changed); used to train and validate the scorer
+    against known ground truth."""
     first, rest = scene.groups[0], scene.groups[1:]
     if dimension == "colour":
         return replace(scene, groups=(replace(first, colour=OTHER_COLOUR[first.colour]), *rest))
     if dimension == "shape":
         return replace(scene, groups=(replace(first, shape=OTHER_SHAPE[first.shape]), *rest))
-    if dimension == "count":
-        count = OTHER_COUNT[first.count]
-        size = "small" if count > 1 else first.size
-        return replace(scene, groups=(replace(first, count=count, size=size), *rest))
+    if dimension == "count":  # 1 -> 2 keeps a large size: two large objects still fit a row
+        return replace(scene, groups=(replace(first, count=OTHER_COUNT[first.count]), *rest))
+    if dimension == "size":
+        return replace(scene, groups=(replace(first, size=OTHER_SIZE[first.size]), *rest))
     if dimension == "position":
         if rest:
             return replace(scene, layout=OPPOSITE_RELATION[scene.layout])
         return replace(scene, layout=OPPOSITE_POSITION[scene.layout])
     if dimension == "background":
         return replace(scene, background=OTHER_BACKGROUND[scene.background])
-    raise ValueError(f"cannot perturb dimension {dimension!r}; choose from {DIMENSIONS[:-1]}")
+    if dimension == "texture":
+        return replace(scene, texture=OTHER_TEXTURE[scene.texture])
+    raise ValueError(f"cannot perturb dimension {dimension!r}; choose from {SCENE_DIMENSIONS}")
 
 
 # ---------------------------------------------------------------- renderer
@@ -241,8 +262,10 @@ def _shape_mask(shape: str, xx: np.ndarray, yy: np.ndarray, x: float, y: float, 
     raise ValueError(f"unknown shape {shape!r}; choose from {SHAPES}")
 
 
-def render(scene: Scene, size: int = 24, supersample: int = 4) -> np.ndarray:
-    """The image of ``scene``: float32 array (size, size, 3) in [0, 1], anti-aliased."""
+def render(scene: Scene, size: int = 24, supersample: int = 4,
+           with_objects: bool = True) -> np.ndarray:
+    """The image of ``scene``: float32 array (size, size, 3) in [0, 1], anti-aliased
+    (``with_objects=False``: the background alone)."""
     side = size * supersample
     yy, xx = (np.mgrid[0:side, 0:side].astype(np.float32) + 0.5) / side
     image = np.empty((side, side, 3), dtype=np.float32)
@@ -251,7 +274,7 @@ def render(scene: Scene, size: int = 24, supersample: int = 4) -> np.ndarray:
         stripe = (np.floor(yy * size / 2) % 2 == 0)
         shade = 0.2 if scene.background == "black" else -0.2
         image[stripe] = np.clip(image[stripe] + shade, 0, 1)
-    for x, y, radius, shape, colour in placements(scene):
+    for x, y, radius, shape, colour in placements(scene) if with_objects else []:
         image[_shape_mask(shape, xx, yy, x, y, radius)] = np.asarray(COLOURS[colour], np.float32) / 255
     return image.reshape(size, supersample, size, supersample, 3).mean(axis=(1, 3))
 
@@ -262,3 +285,45 @@ def blur(image: np.ndarray, factor: int = 3) -> np.ndarray:
     h, w, c = image.shape
     small = image.reshape(h // factor, factor, w // factor, factor, c).mean(axis=(1, 3))
     return np.repeat(np.repeat(small, factor, axis=0), factor, axis=1).astype(np.float32)
+
+
+def fade(image: np.ndarray, amount: float = FADE) -> np.ndarray:
+    """Faded colours: every pixel blended by ``amount`` toward the image's mean grey level, so
+    chroma (max - min channel) shrinks by ``1 - amount`` everywhere and the mean stays."""
+    return ((1 - amount) * image + amount * image.mean()).astype(np.float32)
+
+
+def erase_patches(image: np.ndarray, scene: Scene, rng: np.random.Generator) -> np.ndarray:
+    """Broken shapes: one or two square holes, each centred inside a randomly chosen object of
+    ``scene`` and about one object radius wide, filled with the scene's background (stripes
+    included). ``image`` must be the render of ``scene`` at its own size."""
+    size = image.shape[0]
+    backdrop = render(scene, size, with_objects=False)
+    objects = placements(scene)
+    out = image.copy()
+    for _ in range(int(rng.integers(1, 3))):
+        x, y, radius, _, _ = objects[int(rng.integers(len(objects)))]
+        jitter = rng.uniform(-0.25, 0.25, size=2) * radius
+        side = max(3, int(round(1.1 * radius * size)))
+        left = int(round((x + jitter[0]) * size - side / 2))
+        top = int(round((y + jitter[1]) * size - side / 2))
+        rows = slice(max(top, 0), min(top + side, size))
+        cols = slice(max(left, 0), min(left + side, size))
+        out[rows, cols] = backdrop[rows, cols]
+    return out
+
+
+def degrade(image: np.ndarray, dimension: str, rng: np.random.Generator,
+            scene: Scene | None = None) -> np.ndarray:
+    """The image with one image dimension degraded the way the negative text of that dimension
+    says: ``sharpness`` blurs, ``vividness`` fades, ``integrity`` erases patches of the objects
+    (needs the ``scene`` the image shows). Random choices come from ``rng`` only."""
+    if dimension == "sharpness":
+        return blur(image)
+    if dimension == "vividness":
+        return fade(image)
+    if dimension == "integrity":
+        if scene is None:
+            raise ValueError("degrading integrity needs the scene the image shows")
+        return erase_patches(image, scene, rng)
+    raise ValueError(f"cannot degrade dimension {dimension!r}; choose from {IMAGE_DIMENSIONS}")

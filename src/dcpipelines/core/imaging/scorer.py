@@ -4,7 +4,7 @@ MiniLM sentence space, and quality measured with positive/negative text pairs.
 The quality of an image on one probe is the softmax probability of the positive text against
 the negative one, ``sigmoid(scale * (cos(img, pos) - cos(img, neg)))``, as in RouteT2I; the
 quality of a dimension is the mean over its probes. The renderer's ground truth is used to
-train the scorer (true captions, true/false statements about rendered, perturbed and blurred
+train the scorer (true captions, true/false statements about rendered, perturbed and degraded
 images) and to validate it; routing figures are measured by the scorer alone.
 """
 
@@ -21,8 +21,10 @@ from torch import nn
 
 from dcpipelines.core.imaging.scenes import (
     DIMENSIONS,
+    IMAGE_DIMENSIONS,
+    SCENE_DIMENSIONS,
     Scene,
-    blur,
+    degrade,
     perturb,
     prompt_for,
     quality_pairs,
@@ -42,7 +44,7 @@ class ScorerSpec:
     batch_size: int = 64
     lr: float = 2e-3
     perturb_fraction: float = 0.5
-    blur_fraction: float = 0.3
+    degrade_fraction: float = 0.3  # probability of each image degradation, drawn independently
 
 
 class ImageEncoder(nn.Module):
@@ -99,29 +101,43 @@ def build_probes(pair_lists: list[list[tuple[str, str, str]]], index: dict[str, 
     return ProbeSet(pos, neg, dim, mask, sign)
 
 
+# physical order of the image degradations: holes and fading before the blur smears them
+DEGRADE_ORDER = ("integrity", "vividness", "sharpness")
+
+
 def flipped_pair(scene: Scene, dimension: str) -> int:
-    """Position in :func:`quality_pairs` of the probe that :func:`perturb` makes false."""
-    first_group = {"colour": 0, "shape": 1, "count": 2}
-    if dimension in first_group:
-        return first_group[dimension]
-    return 3 * len(scene.groups) + {"position": 0, "background": 1}[dimension]
+    """Position in :func:`quality_pairs` of the probe that :func:`perturb` (a scene dimension,
+    first group) or :func:`degrade` (an image dimension) makes false: the dimension's first probe."""
+    for j, (name, _, _) in enumerate(quality_pairs(scene)):
+        if name == dimension:
+            return j
+    raise ValueError(f"no probe for dimension {dimension!r}; choose from {DIMENSIONS}")
+
+
+def degrade_all(image: np.ndarray, dimensions: set[str], rng: np.random.Generator,
+                scene: Scene) -> np.ndarray:
+    """``image`` (the render of ``scene``) with each of ``dimensions`` degraded, in physical order."""
+    for dimension in DEGRADE_ORDER:
+        if dimension in dimensions:
+            image = degrade(image, dimension, rng, scene)
+    return image
 
 
 def scorer_training_set(scenes: list[Scene], seed: int, spec: ScorerSpec):
-    """Images with their captions and probes: a share perturbed on one dimension (that probe's
-    label reversed) and a share blurred (the sharpness probe reversed)."""
+    """Images with their captions and probes: a share perturbed on one scene dimension (that
+    probe's label reversed), and each image degradation applied independently to a share (that
+    dimension's probe reversed)."""
     rng = np.random.default_rng(seed)
     images, captions, pairs, flips = [], [], [], []
     for scene in scenes:
         shown, flip = scene, set()
         if rng.random() < spec.perturb_fraction:
-            dimension = DIMENSIONS[int(rng.integers(len(DIMENSIONS) - 1))]
+            dimension = SCENE_DIMENSIONS[int(rng.integers(len(SCENE_DIMENSIONS)))]
             shown, flip = perturb(scene, dimension), {flipped_pair(scene, dimension)}
-        image = render(shown, spec.image_size)
         scene_pairs = quality_pairs(scene)
-        if rng.random() < spec.blur_fraction:
-            image = blur(image)
-            flip.add(len(scene_pairs) - 1)
+        degraded = {d for d in IMAGE_DIMENSIONS if rng.random() < spec.degrade_fraction}
+        image = degrade_all(render(shown, spec.image_size), degraded, rng, shown)
+        flip |= {flipped_pair(scene, d) for d in degraded}
         images.append(image)
         captions.append(prompt_for(shown))
         pairs.append(scene_pairs)
@@ -139,9 +155,17 @@ def _probe_texts(pair_lists: list[list[tuple[str, str, str]]]) -> list[str]:
     return [t for pairs in pair_lists for _, pos, neg in pairs for t in (pos, neg)]
 
 
+def probe_weights(probes: ProbeSet) -> np.ndarray:
+    """Loss weight of every probe: 1 / (probes of its dimension in its image), 0 where padded,
+    so that each dimension of an image counts once, as in :func:`dimension_quality`."""
+    same = (probes.dim[:, :, None] == probes.dim[:, None, :]) & probes.mask[:, None, :]
+    return (probes.mask / np.maximum(same.sum(-1), 1)).astype(np.float32)
+
+
 def train_scorer(scenes: list[Scene], embed: Embed, spec: ScorerSpec,
                  seed: int) -> tuple[ImageEncoder, list[float]]:
-    """Contrastive training: image-caption InfoNCE plus a logistic loss on every probe."""
+    """Contrastive training: image-caption InfoNCE plus a logistic loss on every probe (each
+    dimension of an image weighted equally, whatever its number of probes)."""
     images, captions, pairs, flips = scorer_training_set(scenes, seed, spec)
     index, table = text_table(captions + _probe_texts(pairs), embed)
     probes = build_probes(pairs, index, flips)
@@ -150,7 +174,8 @@ def train_scorer(scenes: list[Scene], embed: Embed, spec: ScorerSpec,
     model = ImageEncoder(spec)
     x, text = torch.as_tensor(images), torch.as_tensor(table)
     pos, neg = torch.as_tensor(probes.pos), torch.as_tensor(probes.neg)
-    mask, sign = torch.as_tensor(probes.mask), torch.as_tensor(probes.sign)
+    sign = torch.as_tensor(probes.sign)
+    weight = torch.as_tensor(probe_weights(probes))
 
     def batch_loss(batch: torch.Tensor) -> torch.Tensor:
         z = model(x[batch])
@@ -159,7 +184,7 @@ def train_scorer(scenes: list[Scene], embed: Embed, spec: ScorerSpec,
         contrastive = nn.functional.cross_entropy(scale * z @ captions_b.T, torch.arange(len(batch)))
         margin = ((text[pos[batch]] - text[neg[batch]]) * z[:, None, :]).sum(-1)
         probe = nn.functional.softplus(-sign[batch] * scale * margin)
-        return contrastive + (probe * mask[batch]).sum() / mask[batch].sum()
+        return contrastive + (probe * weight[batch]).sum() / weight[batch].sum()
 
     history = fit_minibatches(model, len(x), batch_loss, epochs=spec.epochs,
                               batch_size=spec.batch_size, lr=spec.lr, seed=seed)
@@ -199,21 +224,28 @@ def measure_images(model: ImageEncoder, images: np.ndarray, scenes: list[Scene],
 
 
 def validate_scorer(model: ImageEncoder, scenes: list[Scene], embed: Embed,
-                    image_size: int = 24) -> pd.DataFrame:
-    """Agreement with the renderer's ground truth on held-out scenes, one row per judgement:
-    every probe on the true render (positive should win), the perturbed probe on each perturbed
-    render (negative should win) and the sharpness probe on a blurred render (negative wins)."""
+                    image_size: int = 24, seed: int = 0) -> pd.DataFrame:
+    """Agreement with the renderer's ground truth on held-out scenes, one row per judgement
+    (``kind``, ``dimension``, ``correct``): every probe on the true render (positive should
+    win), for each scene dimension its flipped probe on the perturbed render, and for each image
+    dimension its probe on the degraded render (negative should win). ``seed`` drives the
+    random patches of the integrity degradation."""
+    rng = np.random.default_rng(seed)
     images, pair_lists, flips, kinds = [], [], [], []
+
+    def judge(image: np.ndarray, pairs: list[tuple[str, str, str]], flip: set[int], kind: str):
+        images.append(image), pair_lists.append(pairs), flips.append(flip), kinds.append(kind)
+
     for scene in scenes:
         pairs = quality_pairs(scene)
         clean = render(scene, image_size)
-        images.append(clean), pair_lists.append(pairs), flips.append(set()), kinds.append("true")
-        images.append(blur(clean)), pair_lists.append([pairs[-1]]), flips.append({0})
-        kinds.append("blurred")
-        for dimension in DIMENSIONS[:-1]:
-            j = flipped_pair(scene, dimension)
-            images.append(render(perturb(scene, dimension), image_size))
-            pair_lists.append([pairs[j]]), flips.append({0}), kinds.append("perturbed")
+        judge(clean, pairs, set(), "true")
+        for dimension in SCENE_DIMENSIONS:
+            judge(render(perturb(scene, dimension), image_size),
+                  [pairs[flipped_pair(scene, dimension)]], {0}, "perturbed")
+        for dimension in IMAGE_DIMENSIONS:
+            judge(degrade(clean, dimension, rng, scene), [pairs[flipped_pair(scene, dimension)]],
+                  {0}, "degraded")
     index, table = text_table(_probe_texts(pair_lists), embed)
     probes = build_probes(pair_lists, index, flips)
     margins = probe_margins(model, np.stack(images), probes, table)
