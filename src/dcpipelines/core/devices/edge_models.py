@@ -127,6 +127,13 @@ def _seeded(builder):
     return build
 
 
+def _t2i_edge_generator() -> nn.Module:
+    """route_t2i's edge generator at its default width (MiniLM embedding -> 24x24 RGB image)."""
+    from dcpipelines.core.imaging.generators import GeneratorSpec, build_generator
+
+    return build_generator(GeneratorSpec(hidden=128, channels=32, image_size=24))
+
+
 def register_builtin_models() -> None:
     """Register the edge models defined here with the device-model registry."""
     from dcpipelines.core.devices.registry import register_device_model
@@ -140,6 +147,8 @@ def register_builtin_models() -> None:
                           "1000 item embeddings (dim 16) + MLP scorer over 20 recent items")
     register_device_model("image_cnn32", _seeded(ImageCNN32), torch.zeros(1, 3, 32, 32),
                           "3 convs on 32x32 RGB frames")
+    register_device_model("t2i_edge_generator", _seeded(_t2i_edge_generator), torch.zeros(1, 384),
+                          "route_t2i's edge text-to-image generator: MiniLM embedding -> 24x24 RGB")
 
 
 __all__ = [
