@@ -47,12 +47,13 @@ def main() -> None:
     timings = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        edge, cloud, _ = predict_quality(model, tokens.embeddings, tokens.mask)
+        candidates = tokens.content_mask() if params["router"].get("content_tokens_only") else None
+        edge, cloud, _ = predict_quality(model, tokens.embeddings, tokens.mask, candidates=candidates)
         allocate(routet2i_order(edge, cloud), 0.5)
         timings.append(1e3 * (time.perf_counter() - start) / len(texts))
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"prompts: {len(texts)}, repeats: {args.repeats}")
-    print(f"routing decision (predictor + PRS order + allocation), ms per prompt: "
+    print(f"routing decision (content mask + predictor + PRS order + allocation), ms per prompt: "
           f"median {statistics.median(timings):.4f}, best {min(timings):.4f}")
     print(f"MiniLM token encoding, ms per prompt: {encode_ms:.3f}")
     print(f"routing including encoding, ms per prompt: {encode_ms + statistics.median(timings):.3f}")
