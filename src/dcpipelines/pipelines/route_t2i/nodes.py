@@ -597,7 +597,7 @@ def report_route_t2i(prompt_mix: pd.DataFrame, scene_prompts: pd.DataFrame,
     m["quality_dimensions"] = len(dims)
     for side in ("edge", "cloud"):
         m[f"{side}_generator_params"] = generation_info[side]["parameters"]
-        m[f"{side}_generation_s_per_image"] = generation_info[side]["s_per_image"]
+        m[f"{side}_generation_ms_per_image"] = 1e3 * generation_info[side]["s_per_image"]
         if not local:
             m[f"{side}_generator_final_loss"] = generators_model[side]["loss_history"][-1]
         test_ids = scene_prompts.loc[scene_prompts["split"] == "test", "prompt_id"]
