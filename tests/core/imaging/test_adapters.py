@@ -104,3 +104,18 @@ def test_per_prompt_seeds_do_not_depend_on_the_batch(sd_folder):
     assert gen.parameter_count() > 0
     with pytest.raises(ValueError, match="one seed per prompt"):
         gen(prompts, seeds=[1])
+
+
+def test_batched_embeddings_and_photo_quality_match_one_pass(clip_folder):
+    from dcpipelines.core.imaging.photo_quality import PHOTO_DIMENSIONS, measure_photos, photo_pairs
+
+    images = np.random.default_rng(2).random((5, 16, 16, 3)).astype(np.float32)
+    one_pass, batched = ClipScorer(clip_folder, batch_size=64), ClipScorer(clip_folder, batch_size=2)
+    np.testing.assert_allclose(one_pass.embed_images(images), batched.embed_images(images), atol=1e-5)
+    prompts = ["a red cat", "a tree", "two boxes", "the sea", "a car"]
+    q = measure_photos(batched, images, prompts)
+    assert q.shape == (5, len(PHOTO_DIMENSIONS))
+    for j, name in enumerate(PHOTO_DIMENSIONS):  # same as scoring each dimension on its own
+        pairs = [dict((d, (p, n)) for d, p, n in photo_pairs(t))[name] for t in prompts]
+        expected = one_pass.quality(images, [p for p, _ in pairs], [n for _, n in pairs])
+        np.testing.assert_allclose(q[:, j], expected, atol=1e-5)

@@ -89,7 +89,7 @@ class DiffusersGenerator:
 class ClipScorer:
     """A local transformers CLIP model used as a text-pair quality scorer."""
 
-    def __init__(self, path: str | Path, scale: float | None = None) -> None:
+    def __init__(self, path: str | Path, scale: float | None = None, batch_size: int = 32) -> None:
         import torch
         from transformers import CLIPModel, CLIPTokenizer
 
@@ -97,6 +97,7 @@ class ClipScorer:
         self.model = CLIPModel.from_pretrained(str(folder), local_files_only=True).eval()
         self.tokenizer = CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)
         self.image_size = int(self.model.config.vision_config.image_size)
+        self.batch_size = max(int(batch_size), 1)
         with torch.no_grad():
             self.scale = float(self.model.logit_scale.exp()) if scale is None else float(scale)
 
@@ -104,12 +105,16 @@ class ClipScorer:
         """Unit-length text embeddings (N, D)."""
         import torch
 
-        tokens = self.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")
-        with torch.no_grad():
-            z = self.model.get_text_features(input_ids=tokens["input_ids"],
-                                             attention_mask=tokens["attention_mask"])
-        z = getattr(z, "pooler_output", z)
-        return torch.nn.functional.normalize(z, dim=-1).numpy()
+        texts, out = list(texts), []
+        for i in range(0, len(texts), self.batch_size):
+            tokens = self.tokenizer(texts[i:i + self.batch_size], padding=True, truncation=True,
+                                    return_tensors="pt")
+            with torch.no_grad():
+                z = self.model.get_text_features(input_ids=tokens["input_ids"],
+                                                 attention_mask=tokens["attention_mask"])
+            z = getattr(z, "pooler_output", z)
+            out.append(torch.nn.functional.normalize(z, dim=-1).numpy())
+        return np.concatenate(out)
 
     def pixel_values(self, images: np.ndarray) -> Any:
         """(N, H, W, 3) in [0, 1] -> CLIP input (N, 3, S, S): bicubic resize and normalise."""
@@ -129,16 +134,27 @@ class ClipScorer:
         """Unit-length image embeddings (N, D)."""
         import torch
 
-        with torch.no_grad():
-            z = self.model.get_image_features(pixel_values=self.pixel_values(images))
-        z = getattr(z, "pooler_output", z)
-        return torch.nn.functional.normalize(z, dim=-1).numpy()
+        images, out = np.asarray(images, dtype=np.float32), []
+        for i in range(0, len(images), self.batch_size):
+            with torch.no_grad():
+                z = self.model.get_image_features(pixel_values=self.pixel_values(images[i:i + self.batch_size]))
+            z = getattr(z, "pooler_output", z)
+            out.append(torch.nn.functional.normalize(z, dim=-1).numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.model.config.projection_dim), np.float32)
 
     def quality(self, images: np.ndarray, positives: list[str], negatives: list[str]) -> np.ndarray:
         """``sigmoid(scale * (cos(img_i, pos_i) - cos(img_i, neg_i)))`` for each image (N,)."""
         if not (len(images) == len(positives) == len(negatives)):
             raise ValueError("one positive and one negative text per image are needed, got "
                              f"{len(images)} images, {len(positives)} positives, {len(negatives)} negatives")
-        img = self.embed_images(images)
-        margin = (img * (self.embed_texts(positives) - self.embed_texts(negatives))).sum(-1)
+        return self.quality_of_embeddings(self.embed_images(images), positives, negatives)
+
+    def quality_of_embeddings(self, image_embeddings: np.ndarray, positives: list[str],
+                              negatives: list[str]) -> np.ndarray:
+        """:meth:`quality` for images already embedded with :meth:`embed_images` (so several
+        text pairs can be scored without encoding the images again)."""
+        if not (len(image_embeddings) == len(positives) == len(negatives)):
+            raise ValueError("one positive and one negative text per image are needed, got "
+                             f"{len(image_embeddings)} images, {len(positives)} positives, {len(negatives)} negatives")
+        margin = (image_embeddings * (self.embed_texts(positives) - self.embed_texts(negatives))).sum(-1)
         return 1.0 / (1.0 + np.exp(-self.scale * margin.astype(np.float64)))

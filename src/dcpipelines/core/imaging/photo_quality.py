@@ -47,9 +47,14 @@ def measure_photos(scorer, images: np.ndarray, prompts: list[str],
     if len(images) != len(prompts):
         raise ValueError(f"one prompt per image is needed, got {len(images)} images and {len(prompts)} prompts")
     pairs = [dict((d, (p, n)) for d, p, n in photo_pairs(prompt)) for prompt in prompts]
+    if hasattr(scorer, "embed_images"):  # encode the images once for all dimensions
+        embedded = scorer.embed_images(images)
+        score = lambda pos, neg: scorer.quality_of_embeddings(embedded, pos, neg)  # noqa: E731
+    else:
+        score = lambda pos, neg: scorer.quality(images, pos, neg)  # noqa: E731
     out = np.zeros((len(images), len(dimensions)), np.float64)
     for j, name in enumerate(dimensions):
-        out[:, j] = scorer.quality(images, [p[name][0] for p in pairs], [p[name][1] for p in pairs])
+        out[:, j] = score([p[name][0] for p in pairs], [p[name][1] for p in pairs])
     return out
 
 

@@ -195,7 +195,9 @@ def _validate_local_scorer(scenes, adapters: dict[str, Any], seed: int) -> list[
     images = np.stack([render(s, size) for s in scenes])
     rows = []
     pairs = [(i, d, p, n) for i, s in enumerate(scenes) for d, p, n in quality_pairs(s)]
-    q = clip.quality(images[[i for i, *_ in pairs]], [p for *_, p, _ in pairs], [n for *_, n in pairs])
+    embedded = clip.embed_images(images)  # once per scene, then one text pair per probe
+    q = clip.quality_of_embeddings(embedded[[i for i, *_ in pairs]], [p for *_, p, _ in pairs],
+                                   [n for *_, n in pairs])
     rows += [{"kind": "true", "dimension": d, "correct": bool(v > 0.5)}
              for (_, d, _, _), v in zip(pairs, q, strict=True)]
     return rows + degradation_agreement(clip, images, [prompt_for(s) for s in scenes], seed)
