@@ -49,3 +49,18 @@ def test_boundary_check_catches_a_cloud_node_reading_device_data():
     )
     violations = boundary_violations(leaky)
     assert violations == ["cloud node 'train_in_cloud' reads device-only dataset 'device_clicks'"]
+
+
+@pytest.mark.parametrize(("exported", "expected"), [(None, 1), ("2", 2)])
+def test_runs_use_one_torch_thread_unless_told_otherwise(exported, expected):
+    """Figures depend on torch's thread count: the project fixes it to one by default."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    if exported:
+        env["OMP_NUM_THREADS"] = exported
+    code = "import dcpipelines.settings, torch; print(torch.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(out.stdout.strip()) == expected
