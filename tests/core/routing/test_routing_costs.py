@@ -45,3 +45,24 @@ def test_measured_latencies_become_per_request_costs():
     assert costs.share_for(price_per_1k=0.125, mean_latency_ms=100.0) == pytest.approx(0.25)
     with pytest.raises(ValueError, match="non-negative"):
         measured_costs(-1.0, 1.0, "mid_range_phone", "cloud_gpu_server", 60.0, 0.5)
+
+
+def test_quality_under_budgets_reads_each_curve_at_the_share_a_budget_buys():
+    import pandas as pd
+
+    from dcpipelines.core.routing.costs import measured_costs, quality_under_budgets
+
+    n = 4
+    curves = pd.DataFrame([{"router": r, "cloud_share": k / n, "quality": base + k, "gain_recovered": k / n}
+                           for r, base in (("routet2i", 0.0), ("random", 10.0)) for k in range(n + 1)])
+    costs = measured_costs(100.0, 240.0, "mid_range_phone", "cloud_gpu_server", 60.0, 0.5)  # cloud 300 ms
+    table = quality_under_budgets(costs, [("price_per_1k", 0.25), ("mean_latency_ms", 160.0)], curves,
+                                  routers=("routet2i", "random"))
+    money, latency = table.iloc[0], table.iloc[1]
+    assert money["allowed_cloud_share"] == pytest.approx(0.5)
+    assert money["quality_routet2i"] == 2.0 and money["quality_random"] == 12.0
+    # 160 ms on average allows 30% of prompts on the 300 ms cloud: 1 of 4 prompts, never 2
+    assert latency["allowed_cloud_share"] == pytest.approx(0.3)
+    assert latency["quality_routet2i"] == 1.0 and latency["mean_latency_ms"] <= 160.0
+    with pytest.raises(ValueError, match="unknown budget"):
+        quality_under_budgets(costs, [("energy", 1.0)], curves, routers=("routet2i",))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 from dcpipelines.core.devices.profiles import PROFILES
 
 
@@ -78,3 +80,33 @@ def measured_costs(edge_latency_ms: float, cloud_latency_ms: float, edge_profile
         edge_energy_mj=PROFILES[edge_profile].active_power_w * float(edge_latency_ms),
         cloud_price_per_1k=cloud_price_per_1k,
     )
+
+
+def quality_under_budgets(costs: RoutingCosts, budgets: list[tuple[str, float]],
+                          curves: pd.DataFrame,
+                          routers: tuple[str, ...] = ("routet2i", "single_metric", "random", "oracle"),
+                          ) -> pd.DataFrame:
+    """Each router's quality and gain recovered under each money or latency budget.
+
+    ``budgets``: ``("price_per_1k", spend per 1,000 prompts)`` or ``("mean_latency_ms", target)``;
+    ``curves``: rows ``router, cloud_share, quality, gain_recovered`` with k/N shares, k = 0..N.
+    A budget becomes the largest cloud share it allows (:meth:`RoutingCosts.share_for`), then the
+    largest whole number of prompts within that share (never over the budget)."""
+    from dcpipelines.core.routing.budget import cloud_count
+
+    by_router = {name: part.sort_values("cloud_share") for name, part in curves.groupby("router")}
+    rows = []
+    for kind, value in budgets:
+        if kind not in ("price_per_1k", "mean_latency_ms"):
+            raise ValueError(f"unknown budget {kind!r}; use price_per_1k or mean_latency_ms")
+        share = costs.share_for(**{kind: float(value)})
+        row = {"budget": kind, "value": float(value), "allowed_cloud_share": share}
+        for name in routers:
+            curve = by_router[name]
+            k = cloud_count(len(curve) - 1, share)
+            row[f"quality_{name}"] = float(curve["quality"].iloc[k])
+            row[f"gain_recovered_{name}"] = float(curve["gain_recovered"].iloc[k])
+        n = len(by_router[routers[0]]) - 1
+        row.update(costs.at_share(cloud_count(n, share) / n))
+        rows.append(row)
+    return pd.DataFrame(rows)

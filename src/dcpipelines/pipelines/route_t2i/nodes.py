@@ -174,7 +174,10 @@ def validate_scorer(scorer_model: dict[str, Any], seed: int, world: dict[str, An
 
     scenes = sample_unique_scenes(seed + 103, int(scorer["n_validation"]), world["level_weights"])
     if local_models(adapters):
-        table = pd.DataFrame(_validate_local_scorer(scenes, adapters, seed))
+        from dcpipelines.core.imaging.local_models import validate_clip
+
+        table = pd.DataFrame(validate_clip(adapters["clip_scorer_path"], scenes,
+                                           int(adapters["validation_image_size"]), seed))
     else:
         from dcpipelines.core.imaging.scorer import unpack_scorer
         from dcpipelines.core.imaging.scorer import validate_scorer as validate
@@ -183,24 +186,6 @@ def validate_scorer(scorer_model: dict[str, Any], seed: int, world: dict[str, An
         table = validate(unpack_scorer(scorer_model), scenes, embed_texts, world["image_size"])
     return table.groupby(["kind", "dimension"], as_index=False)["correct"].agg(["mean", "size"]) \
         .rename(columns={"mean": "agreement", "size": "judgements"})
-
-
-def _validate_local_scorer(scenes, adapters: dict[str, Any], seed: int) -> list[dict]:
-    from dcpipelines.core.imaging.adapters import ClipScorer
-    from dcpipelines.core.imaging.photo_quality import degradation_agreement
-    from dcpipelines.core.imaging.scenes import prompt_for, quality_pairs, render
-
-    clip = ClipScorer(adapters["clip_scorer_path"])
-    size = int(adapters["validation_image_size"])
-    images = np.stack([render(s, size) for s in scenes])
-    rows = []
-    pairs = [(i, d, p, n) for i, s in enumerate(scenes) for d, p, n in quality_pairs(s)]
-    embedded = clip.embed_images(images)  # once per scene, then one text pair per probe
-    q = clip.quality_of_embeddings(embedded[[i for i, *_ in pairs]], [p for *_, p, _ in pairs],
-                                   [n for *_, n in pairs])
-    rows += [{"kind": "true", "dimension": d, "correct": bool(v > 0.5)}
-             for (_, d, _, _), v in zip(pairs, q, strict=True)]
-    return rows + degradation_agreement(clip, images, [prompt_for(s) for s in scenes], seed)
 
 
 # ---------------------------------------------------------------- measured quality
@@ -278,35 +263,15 @@ def _generate_builtin(frame, embeddings, generators_model, scorer_model, world):
 
 
 def _generate_local(frame, world, adapters, seed):
-    """Images from the two local diffusers pipelines, generated and scored a chunk at a time
-    (only the example images are kept), with per-prompt seeds shared by both sides."""
-    from dcpipelines.core.imaging.adapters import ClipScorer, DiffusersGenerator
-    from dcpipelines.core.imaging.photo_quality import PHOTO_DIMENSIONS, measure_photos
+    from dcpipelines.core.imaging.local_models import measure_local_models
 
-    clip = ClipScorer(adapters["clip_scorer_path"])
-    settings = {k: adapters[k] for k in ("num_inference_steps", "guidance_scale", "height", "width",
-                                         "batch_size")}
-    prompts = frame["prompt"].tolist()
-    seeds = [int(seed) * 1_000_003 + int(p) for p in frame["prompt_id"]]
-    k, chunk = int(world["example_images"]), max(int(adapters["batch_size"]), 1)
-    quality, examples, info = {}, {}, {}
-    for side in ("edge", "cloud"):
-        path = adapters[f"{side}_generator_path"]
-        gen = DiffusersGenerator(path, **settings)
-        parts, last, elapsed = [], [], 0.0
-        for i in range(0, len(prompts), chunk):
-            start = time.perf_counter()
-            images = gen(prompts[i:i + chunk], seeds=seeds[i:i + chunk])
-            elapsed += time.perf_counter() - start
-            parts.append(measure_photos(clip, images, prompts[i:i + chunk]))
-            last = (list(last) + list(images))[-k:]
-            logger.info("route_t2i: %s generator %d/%d images (%.1f s per image)", side,
-                        min(i + chunk, len(prompts)), len(prompts), elapsed / min(i + chunk, len(prompts)))
-        quality[side] = np.concatenate(parts)
-        examples[side] = np.stack(last)
-        info[side] = {"source": str(path), "parameters": gen.parameter_count(),
-                      "s_per_image": elapsed / len(prompts)}
-    return quality, examples, info, list(PHOTO_DIMENSIONS)
+    sides, dims = measure_local_models(adapters, frame["prompt"].tolist(), frame["prompt_id"], seed,
+                                       examples=int(world["example_images"]))
+    quality = {side: r.quality for side, r in sides.items()}
+    examples = {side: r.examples for side, r in sides.items()}
+    info = {side: {"source": r.source, "parameters": r.parameters, "s_per_image": r.s_per_image}
+            for side, r in sides.items()}
+    return quality, examples, info, dims
 
 
 def _wide(measured: pd.DataFrame, scene_prompts: pd.DataFrame, split: str):
@@ -445,7 +410,7 @@ def routing_costs(generators_model: dict[str, Any], generation_info: dict[str, A
     Built-in generators are costed on the shared device profiles (roofline estimate from their
     FLOPs and bytes). Local pipelines are costed from ``costs.local_latency_ms`` or, where null,
     from their measured generation time per image on this machine."""
-    from dcpipelines.core.routing.costs import estimate_costs, measured_costs
+    from dcpipelines.core.routing.costs import estimate_costs, measured_costs, quality_under_budgets
 
     settings = {k: costs[k] for k in ("edge_profile", "cloud_profile", "network_rtt_ms", "cloud_price_per_1k")}
     if local_models(adapters):
@@ -473,28 +438,9 @@ def routing_costs(generators_model: dict[str, Any], generation_info: dict[str, A
     frame["edge_latency_per_request_ms"] = table.edge_latency_ms
     frame["cloud_latency_per_request_ms"] = table.cloud_latency_ms
     frame["edge_flops"], frame["cloud_flops"] = flops["edge"], flops["cloud"]
-    return frame, _budget_table(table, costs, routing_curves)
-
-
-def _budget_table(table, costs: dict[str, Any], routing_curves: pd.DataFrame) -> pd.DataFrame:
-    """Quality of each router under each money / latency budget of ``costs``."""
-    from dcpipelines.core.routing.budget import cloud_count
-
-    budgets = [("price_per_1k", float(v)) for v in costs.get("price_budgets_per_1k") or []]
-    budgets += [("mean_latency_ms", float(v)) for v in costs.get("latency_budgets_ms") or []]
-    curves = {name: part.sort_values("cloud_share") for name, part in routing_curves.groupby("router")}
-    rows = []
-    for kind, value in budgets:
-        share = table.share_for(**{kind: value})
-        row = {"budget": kind, "value": value, "allowed_cloud_share": share}
-        for name in ("routet2i", "single_metric", "random", "oracle"):
-            curve = curves[name]
-            k = cloud_count(len(curve) - 1, share)
-            row[f"quality_{name}"] = float(curve["quality"].iloc[k])
-            row[f"gain_recovered_{name}"] = float(curve["gain_recovered"].iloc[k])
-        row.update(table.at_share(cloud_count(len(curves["routet2i"]) - 1, share) / (len(curves["routet2i"]) - 1)))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    budgets = [("price_per_1k", v) for v in costs.get("price_budgets_per_1k") or []]
+    budgets += [("mean_latency_ms", v) for v in costs.get("latency_budgets_ms") or []]
+    return frame, quality_under_budgets(table, budgets, routing_curves)
 
 
 def time_routing(router_models: dict[str, Any], timing: dict[str, Any]) -> dict[str, float]:
