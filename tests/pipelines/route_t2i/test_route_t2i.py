@@ -1,5 +1,6 @@
 """route_t2i: node behaviour and the whole graph on an in-memory catalog with the test config."""
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -160,3 +161,8 @@ def test_pipeline_runs_on_local_diffusers_pipelines_and_a_local_clip(tiny_sd_fol
     other = {**params, "adapters": {**adapters, "num_inference_steps": 3}}
     fresh, _ = _run(other, measured_cache=measured)
     assert "examples" in fresh.figures
+    # the same settings but a model saved again in its folder: measured again too
+    config = tiny_clip_folder / "config.json"
+    os.utime(config, ns=(config.stat().st_atime_ns, config.stat().st_mtime_ns + 10**9))
+    resaved, _ = _run(params, measured_cache=measured)
+    assert "examples" in resaved.figures

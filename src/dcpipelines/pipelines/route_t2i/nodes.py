@@ -203,18 +203,20 @@ def generate_and_measure(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndar
     example images then)."""
     keep = (scene_prompts["split"] != "generator_train").to_numpy()
     frame = scene_prompts[keep]
-    if local_models(adapters):
+    local = local_models(adapters)
+    if local:
         from dcpipelines.core.imaging.photo_quality import PHOTO_PAIRS
         from dcpipelines.core.nn.decoder import fingerprint
 
         settings = {k: v for k, v in adapters.items() if k not in ("prompts", "router_train_share",
                                                                     "validation_image_size")}
-        stamp = fingerprint(settings, int(seed), frame["prompt_id"].tolist(), frame["prompt"].tolist(),
-                            list(PHOTO_PAIRS))
+        saved = {k: _saved_at(adapters[k]) for k in ADAPTER_PATHS}  # models re-saved in place
+        stamp = fingerprint(settings, saved, int(seed), frame["prompt_id"].tolist(),
+                            frame["prompt"].tolist(), list(PHOTO_PAIRS))
         cache = measured_quality_cache
         if cache is not None and "fingerprint" in cache and len(cache) and (cache["fingerprint"] == stamp).all():
             logger.info("route_t2i: reusing the measured quality of the local models (same models, "
-                        "settings and prompts); delete %s to generate again", "measured_quality.parquet")
+                        "settings and prompts); delete measured_quality.parquet to generate again")
             info = {side: {"source": str(adapters[f"{side}_generator_path"]),
                            "parameters": int(part["generator_parameters"].iloc[0]),
                            "s_per_image": float(part["s_per_image"].iloc[0])}
@@ -232,12 +234,21 @@ def generate_and_measure(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndar
         rows.append(part)
     measured = pd.concat(rows, ignore_index=True)
     measured["mean_quality"] = measured[dims].mean(axis=1)
-    if local_models(adapters):
+    if local:
         measured["fingerprint"] = stamp
         measured["s_per_image"] = measured["side"].map({s: info[s]["s_per_image"] for s in info})
         measured["generator_parameters"] = measured["side"].map({s: info[s]["parameters"] for s in info})
     examples["prompts"] = np.asarray(frame["prompt"].tolist()[-int(world["example_images"]):])
     return measured, examples, info
+
+
+def _saved_at(folder: str) -> list[int]:
+    """When the model folder's files were last written (newest mtime, in ns) and how many there
+    are: a model saved again at the same path gets a new stamp."""
+    from pathlib import Path
+
+    files = [f for f in Path(folder).rglob("*") if f.is_file()]
+    return [max((f.stat().st_mtime_ns for f in files), default=0), len(files)]
 
 
 def _generate_builtin(frame, embeddings, generators_model, scorer_model, world):
