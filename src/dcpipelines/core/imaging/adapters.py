@@ -38,6 +38,12 @@ def _local_folder(path: str | Path, what: str, marker: str) -> Path:
     return folder
 
 
+def _check_pairs(n_images: int, positives: list[str], negatives: list[str]) -> None:
+    if not (n_images == len(positives) == len(negatives)):
+        raise ValueError("one positive and one negative text per image are needed, got "
+                         f"{n_images} images, {len(positives)} positives, {len(negatives)} negatives")
+
+
 class DiffusersGenerator:
     """A local diffusers text-to-image pipeline: ``gen(prompts, seed)`` -> (N, H, W, 3) in [0, 1]."""
 
@@ -102,19 +108,22 @@ class ClipScorer:
             self.scale = float(self.model.logit_scale.exp()) if scale is None else float(scale)
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
-        """Unit-length text embeddings (N, D)."""
+        """Unit-length text embeddings (N, D); each distinct text is encoded once."""
         import torch
 
-        texts, out = list(texts), []
-        for i in range(0, len(texts), self.batch_size):
-            tokens = self.tokenizer(texts[i:i + self.batch_size], padding=True, truncation=True,
+        texts, row = list(texts), {}
+        for text in texts:
+            row.setdefault(text, len(row))
+        unique, out = list(row), []
+        for i in range(0, len(unique), self.batch_size):
+            tokens = self.tokenizer(unique[i:i + self.batch_size], padding=True, truncation=True,
                                     return_tensors="pt")
             with torch.no_grad():
                 z = self.model.get_text_features(input_ids=tokens["input_ids"],
                                                  attention_mask=tokens["attention_mask"])
             z = getattr(z, "pooler_output", z)
             out.append(torch.nn.functional.normalize(z, dim=-1).numpy())
-        return np.concatenate(out)
+        return np.concatenate(out)[[row[t] for t in texts]]
 
     def pixel_values(self, images: np.ndarray) -> Any:
         """(N, H, W, 3) in [0, 1] -> CLIP input (N, 3, S, S): bicubic resize and normalise."""
@@ -144,17 +153,13 @@ class ClipScorer:
 
     def quality(self, images: np.ndarray, positives: list[str], negatives: list[str]) -> np.ndarray:
         """``sigmoid(scale * (cos(img_i, pos_i) - cos(img_i, neg_i)))`` for each image (N,)."""
-        if not (len(images) == len(positives) == len(negatives)):
-            raise ValueError("one positive and one negative text per image are needed, got "
-                             f"{len(images)} images, {len(positives)} positives, {len(negatives)} negatives")
+        _check_pairs(len(images), positives, negatives)  # before the costly image encoding
         return self.quality_of_embeddings(self.embed_images(images), positives, negatives)
 
     def quality_of_embeddings(self, image_embeddings: np.ndarray, positives: list[str],
                               negatives: list[str]) -> np.ndarray:
         """:meth:`quality` for images already embedded with :meth:`embed_images` (so several
         text pairs can be scored without encoding the images again)."""
-        if not (len(image_embeddings) == len(positives) == len(negatives)):
-            raise ValueError("one positive and one negative text per image are needed, got "
-                             f"{len(image_embeddings)} images, {len(positives)} positives, {len(negatives)} negatives")
+        _check_pairs(len(image_embeddings), positives, negatives)
         margin = (image_embeddings * (self.embed_texts(positives) - self.embed_texts(negatives))).sum(-1)
         return 1.0 / (1.0 + np.exp(-self.scale * margin.astype(np.float64)))
