@@ -56,6 +56,31 @@ def kedro(project: Path, *args: str, timeout: int = 1500) -> subprocess.Complete
     )
 
 
+def write_image_table(path: Path, n: int, *, seed: int = 0, size: int = 32) -> Path:
+    """A labelled image table in the shipped CIFAR-10 format: n random PNGs, alternating
+    train/test, labels 0, 1, 2, ... (mod 10)."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    images = []
+    for _ in range(n):
+        buffer = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(buffer, "PNG")
+        images.append(buffer.getvalue())
+    pd.DataFrame({
+        "split": ["train", "test"] * (n // 2) + ["train"] * (n % 2),
+        "label": [i % 10 for i in range(n)],
+        "label_name": [f"class{i % 10}" for i in range(n)],
+        "file": [f"f{i}.png" for i in range(n)],
+        "image": images,
+    }).to_parquet(path, index=False)
+    return path
+
+
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")

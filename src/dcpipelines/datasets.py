@@ -16,7 +16,13 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
-from dcpipelines.core.data import read_click_log, read_prompts, read_script
+from dcpipelines.core.data import (
+    ImageSet,
+    read_click_log,
+    read_image_table,
+    read_prompts,
+    read_script,
+)
 from dcpipelines.core.reporting import Report, read_metrics, write_report
 
 
@@ -58,6 +64,12 @@ class PromptTableDataset(_RawFileDataset):
     """A text-to-image prompt table in the PartiPrompts format."""
 
     reader = staticmethod(read_prompts)
+
+
+class ImageTableDataset(_RawFileDataset):
+    """A labelled image table in the shipped CIFAR-10 parquet format, decoded and validated."""
+
+    reader = staticmethod(read_image_table)
 
 
 def _umask() -> int:
@@ -138,6 +150,29 @@ class OptionalTorchDataset(_AtomicFileDataset):
         import torch
 
         self._write(lambda path: torch.save(data, path))
+
+
+class ImageSetDataset(_AtomicFileDataset):
+    """Decoded images with labels (:class:`~dcpipelines.core.data.ImageSet`) as an
+    uncompressed ``.npz``: loading 60,000 CIFAR-10 images takes a fraction of a second."""
+
+    def load(self) -> ImageSet:
+        import numpy as np
+
+        with np.load(self._filepath, allow_pickle=False) as arrays:
+            return ImageSet.from_arrays({key: arrays[key] for key in arrays.files})
+
+    def save(self, data: ImageSet) -> None:
+        import numpy as np
+
+        if not isinstance(data, ImageSet):
+            raise DatasetError(f"{self._filepath}: expected an ImageSet, got {type(data).__name__}")
+
+        def write(path: str) -> None:
+            with open(path, "wb") as handle:
+                np.savez(handle, **data.to_arrays())
+
+        self._write(write)
 
 
 class BinaryFileDataset(_AtomicFileDataset):

@@ -7,7 +7,14 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.partitions import PartitionedDataset as Partitions
 
-from dcpipelines.datasets import AtomicParquetDataset, ClickLogDataset, PromptTableDataset
+from conftest import write_image_table
+from dcpipelines.datasets import (
+    AtomicParquetDataset,
+    ClickLogDataset,
+    ImageSetDataset,
+    ImageTableDataset,
+    PromptTableDataset,
+)
 from dcpipelines.pipelines.ingest import create_pipeline
 
 
@@ -26,6 +33,8 @@ def test_ingest_builds_primary_tables(tmp_path):
             ),
             "raw_click_log": ClickLogDataset(str(clicks)),
             "raw_t2i_prompts": PromptTableDataset(str(prompts)),
+            "raw_cifar10": ImageTableDataset(str(write_image_table(tmp_path / "img.parquet", 6))),
+            "cifar10_images": ImageSetDataset(str(tmp_path / "cifar10_images.npz")),
             **{
                 name: AtomicParquetDataset(str(tmp_path / f"{name}.parquet"))
                 for name in ["click_log", "t2i_prompts", "script_turns"]
@@ -40,6 +49,9 @@ def test_ingest_builds_primary_tables(tmp_path):
     assert catalog.load("script_turns")["speaker"].tolist() == ["ALICE", "BOB"]
     report = outputs["ingest.report"].load()
     assert report.metrics["click_log_rows"] == 2 and report.metrics["digits_rows"] == 1797
+    images = catalog.load("cifar10_images")
+    assert images.images.shape == (6, 32, 32, 3) and images.labels.tolist() == [0, 1, 2, 3, 4, 5]
+    assert report.metrics["cifar10_train_images"] == 3
 
 
 def test_bad_raw_file_stops_the_run_and_writes_nothing(tmp_path):

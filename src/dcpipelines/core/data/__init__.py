@@ -2,15 +2,18 @@
 
 from dcpipelines.core.data.digits import load_digits_table
 from dcpipelines.core.data.errors import DataValidationError
+from dcpipelines.core.data.images import ImageSet, read_image_table
 from dcpipelines.core.data.prompts import read_prompts
 from dcpipelines.core.data.recsys import read_click_log
 from dcpipelines.core.data.scripts import parse_script, read_script
 
 __all__ = [
     "DataValidationError",
+    "ImageSet",
     "load_digits_table",
     "parse_script",
     "read_click_log",
+    "read_image_table",
     "read_prompts",
     "read_script",
 ]

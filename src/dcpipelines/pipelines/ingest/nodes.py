@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dcpipelines.core.data import load_digits_table  # noqa: E402
+from dcpipelines.core.data import ImageSet, load_digits_table  # noqa: E402
 from dcpipelines.core.reporting import Claim, Report  # noqa: E402
 
 
@@ -47,11 +47,17 @@ def digits_table() -> pd.DataFrame:
     return load_digits_table()
 
 
+def keep_images(images: ImageSet) -> ImageSet:
+    """The decoded, validated image set (the reader did the work; stored once for all)."""
+    return images
+
+
 def report_ingest(
     script_turns: pd.DataFrame,
     click_log: pd.DataFrame,
     t2i_prompts: pd.DataFrame,
     digits: pd.DataFrame,
+    cifar10_images: ImageSet,
     params: dict,
 ) -> Report:
     """Row counts per primary table, with plots of how the data are spread."""
@@ -65,6 +71,8 @@ def report_ingest(
         "click_log_click_rate": float(click_log["label"].mean()),
         "t2i_prompts_rows": len(t2i_prompts),
         "digits_rows": len(digits),
+        "cifar10_train_images": int((cifar10_images.split == "train").sum()),
+        "cifar10_test_images": int((cifar10_images.split == "test").sum()),
     }
     top = int(params["top_speakers"])
     figures = {
@@ -84,7 +92,8 @@ def report_ingest(
         Claim(
             "every raw source parses and validates",
             f"{metrics['script_turns_rows']} turns, {metrics['click_log_rows']} clicks, "
-            f"{metrics['t2i_prompts_rows']} prompts, {metrics['digits_rows']} digits",
+            f"{metrics['t2i_prompts_rows']} prompts, {metrics['digits_rows']} digits, "
+            f"{len(cifar10_images.labels)} CIFAR-10 images",
             True,
         )
     ]

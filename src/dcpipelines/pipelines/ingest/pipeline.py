@@ -4,7 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from dcpipelines.pipelines.ingest import nodes
 
-PRIMARY_TABLES = ["script_turns", "click_log", "t2i_prompts", "digits"]
+PRIMARY_TABLES = ["script_turns", "click_log", "t2i_prompts", "digits", "cifar10_images"]
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -14,6 +14,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.shape_click_log, "raw_click_log", "click_log", name="shape_click_log"),
             Node(nodes.tidy_prompts, "raw_t2i_prompts", "t2i_prompts", name="tidy_prompts"),
             Node(nodes.digits_table, None, "digits", name="digits_table"),
+            Node(nodes.keep_images, "raw_cifar10", "cifar10_images", name="decode_cifar10"),
             Node(
                 nodes.report_ingest,
                 [*PRIMARY_TABLES, "params:reporting"],
@@ -25,7 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         graph,
         namespace="ingest",
-        inputs={"raw_scripts", "raw_click_log", "raw_t2i_prompts"},
+        inputs={"raw_scripts", "raw_click_log", "raw_t2i_prompts", "raw_cifar10"},
         outputs=set(PRIMARY_TABLES),
         prefix_datasets_with_namespace=True,
     )

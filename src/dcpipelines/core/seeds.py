@@ -1,0 +1,38 @@
+"""One seed rule: every pipeline's ``seed`` defaults to the global one, and each random purpose
+inside a pipeline derives its own stream from it through a named offset listed here.
+
+Offsets are part of the results: changing one changes the figures of the pipelines using it.
+"""
+
+from __future__ import annotations
+
+# purpose -> offset added to the pipeline's seed. Names are "<pipeline>.<purpose>" unless the
+# purpose is shared by several pipelines.
+SEED_OFFSETS: dict[str, int] = {
+    "fed_influence.corrupted_clients": 1,
+    "route_t2i.scorer_scenes": 101,
+    "route_t2i.scorer_training": 102,
+    "route_t2i.scorer_validation": 103,
+    "route_t2i.router_training": 201,
+    "route_t2i.single_metric_training": 202,
+    "route_t2i.random_router": 301,
+    "nn.augmentation": 1,
+}
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """The seed for one named purpose (see :data:`SEED_OFFSETS`)."""
+    try:
+        return int(seed) + SEED_OFFSETS[purpose]
+    except KeyError:
+        raise KeyError(
+            f"unknown seed purpose {purpose!r}: add it to SEED_OFFSETS in "
+            "dcpipelines/core/seeds.py"
+        ) from None
+
+
+def seed_list(seed: int, count: int) -> list[int]:
+    """``count`` run seeds starting at the pipeline's seed: seed, seed + 1, ..."""
+    if int(count) < 1:
+        raise ValueError(f"the number of seeds must be at least 1, got {count}")
+    return [int(seed) + i for i in range(int(count))]
