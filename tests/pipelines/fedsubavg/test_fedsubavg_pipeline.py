@@ -10,7 +10,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from dcpipelines.core.data.errors import DataValidationError
-from dcpipelines.pipelines.fedsubavg import create_pipeline, nodes
+from dcpipelines.pipelines.fedsubavg import create_pipeline, nodes, report
 
 ROOT = Path(__file__).resolve().parents[3]
 PARAMS = yaml.safe_load((ROOT / "conf/test/parameters_fedsubavg.yml").read_text())["fedsubavg"]
@@ -92,7 +92,7 @@ def test_rounds_to_target_is_minus_one_when_never_reached():
                            "metric": [0.5, 0.6, 0.4, 0.45]})
     summary = pd.DataFrame({"run": ["fedavg", "fedsubavg"], "best_metric": [0.6, 0.45],
                             "final_metric": [0.6, 0.45]})
-    metrics = nodes._run_metrics(summary, rounds)
+    metrics = report._run_metrics(summary, rounds)
     assert metrics["fedavg_rounds_to_target"] == 2
     assert metrics["fedsubavg_rounds_to_target"] == -1
     assert metrics["target_metric"] == pytest.approx(0.594)

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.fed_influence import nodes
+from dcpipelines.pipelines.fed_influence import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -21,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.debug_flipped_clients,
                  ["device_digit_clients", "params:debugging", "params:training", "params:seed"],
                  "debug_ranking", name="debug_flipped_clients", tags=["federated"]),
-            Node(nodes.report_fed_influence,
+            Node(report.report_fed_influence,
                  ["convex_influence", "nonconvex_influence", "debug_ranking", "params:debugging"],
                  "report", name="report_fed_influence", tags=["cloud"]),
         ]

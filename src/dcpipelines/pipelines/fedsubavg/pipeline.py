@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.fedsubavg import nodes
+from dcpipelines.pipelines.fedsubavg import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -22,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                   "params:runs", "params:seed"],
                  ["script_rounds", "script_summary"], name="simulate_script_strategies",
                  tags=["federated"]),
-            Node(nodes.report_fedsubavg,
+            Node(report.report_fedsubavg,
                  ["click_rounds", "click_summary", "click_data_stats", "script_rounds",
                   "script_summary", "params:click_training", "params:script_training"],
                  "report", name="report_fedsubavg", tags=["cloud"]),

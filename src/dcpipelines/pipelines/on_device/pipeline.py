@@ -3,7 +3,7 @@ on each device profile, report the per-model, per-profile table."""
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.on_device import nodes
+from dcpipelines.pipelines.on_device import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -12,7 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.measure_device_models, ["params:models", "params:latency"],
                  ["model_measurements", "model_costs"], name="measure_device_models",
                  tags=["device"]),
-            Node(nodes.report_on_device, ["model_measurements", "model_costs"], "report",
+            Node(report.report_on_device, ["model_measurements", "model_costs"], "report",
                  name="report_on_device", tags=["cloud"]),
         ]
     )

@@ -3,7 +3,7 @@ train every variant on the same budget, generate on the test split, report."""
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.questioner_aware import nodes
+from dcpipelines.pipelines.questioner_aware import nodes, report
 
 VARIANTS = ["zero_shot", "blind", "id_embedding", "dual_no_cl", "dual_cl_no_cluster", "full"]
 
@@ -33,7 +33,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  "base_decoder", name="pretrain_base_decoder"),
             *variant_nodes,
             Node(
-                nodes.report_questioner_aware,
+                report.report_questioner_aware,
                 ["clustered_pairs", "cluster_summary", "base_decoder",
                  *[f"results_{v}" for v in VARIANTS]],
                 "report",

@@ -3,7 +3,7 @@ process device events into features, simulate releasing the task to a fleet, rep
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.walle import nodes
+from dcpipelines.pipelines.walle import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -28,7 +28,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.simulate_deployment, ["params:seed", "params:deployment"],
                  "deployment_table", name="simulate_deployment", tags=["cloud"]),
             Node(
-                nodes.report_walle,
+                report.report_walle,
                 ["edge_model_accuracy", "edge_model_export", "runtime_latency",
                  "concurrency_table", "uploaded_features", "stream_throughput",
                  "deployment_table"],
