@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from dcpipelines.config import load_parameters
 from dcpipelines.datasets import OptionalParquetDataset, OptionalTorchDataset
 from dcpipelines.pipelines.questioner_aware import create_pipeline, nodes
 from dcpipelines.pipelines.questioner_aware.pipeline import VARIANTS
@@ -35,8 +35,7 @@ def pairs_table() -> pd.DataFrame:
 
 
 def params() -> dict:
-    with open(ROOT / "conf" / "test" / "parameters_questioner_aware.yml") as handle:
-        values = yaml.safe_load(handle)["questioner_aware"]
+    values = load_parameters("questioner_aware", env="test")
     values["clustering"]["k"] = 2
     return values
 

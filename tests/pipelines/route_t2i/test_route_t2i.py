@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from dcpipelines.config import load_parameters
 from dcpipelines.core.data import read_prompts
 from dcpipelines.core.data.errors import DataValidationError
 from dcpipelines.core.reporting import Report
@@ -16,7 +16,7 @@ from dcpipelines.core.routing.sources import pick_model_source, uses_local_model
 from dcpipelines.pipelines.route_t2i import create_pipeline, nodes
 
 ROOT = Path(__file__).resolve().parents[3]
-PARAMS = yaml.safe_load((ROOT / "conf/test/parameters_route_t2i.yml").read_text())["route_t2i"]
+PARAMS = load_parameters("route_t2i", env="test")
 PARTI = read_prompts(ROOT / "data/01_raw/prompts/PartiPrompts.tsv")
 
 

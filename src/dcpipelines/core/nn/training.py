@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from dcpipelines.core.nn.decoder import TextCodec
 from dcpipelines.core.nn.querier_aware import QuerierAwareLM
+from dcpipelines.core.seeds import derive_seed
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class QuerierAwareFinetuning(pl.LightningModule):
         self.budget = budget
         self.contrast = contrast
         self.pad_id, self.unk_id = codec.pad_id, getattr(codec, "unk_id", codec.pad_id)
-        self.augment_rng = torch.Generator().manual_seed(seed + 1)
+        self.augment_rng = torch.Generator().manual_seed(derive_seed(seed, "nn.augmentation"))
         self.history: list[dict[str, float]] = []
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

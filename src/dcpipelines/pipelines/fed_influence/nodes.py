@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dcpipelines.core.seeds import derive_seed
+
 
 def digit_clients(digits: pd.DataFrame, params: dict, seed: int) -> Any:
     """Dirichlet label-skewed clients plus server-side validation and test sets."""
@@ -22,12 +24,10 @@ def digit_clients(digits: pd.DataFrame, params: dict, seed: int) -> Any:
 
 def compare_with_leave_one_out(split: Any, model: dict, training: dict, seed: int) -> pd.DataFrame:
     """Per client: estimated and true (retrained) influence on parameters and test loss."""
-    import torch
 
     from dcpipelines.core.federated import influence as fi
     from dcpipelines.core.federated.digits_clients import accuracy, eval_loss, make_problem
 
-    torch.set_num_threads(1)
     problem = make_problem(split, model, training, seed)
     fi.timed_train(problem)  # warm-up: the first call pays torch.func's set-up
     run = fi.train_with_influence(problem)
@@ -49,13 +49,11 @@ def compare_with_leave_one_out(split: Any, model: dict, training: dict, seed: in
 
 def debug_flipped_clients(split: Any, debugging: dict, training: dict, seed: int) -> pd.DataFrame:
     """Flip the labels of k clients; rank clients by estimated effect on validation loss."""
-    import torch
 
     from dcpipelines.core.federated import influence as fi
     from dcpipelines.core.federated.digits_clients import eval_loss, flip_labels, make_problem
 
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(seed + 1)
+    rng = np.random.default_rng(derive_seed(seed, "fed_influence.corrupted_clients"))
     corrupted = sorted(rng.choice(split.client_sizes.numel(), debugging["k"], replace=False))
     bad = flip_labels(split, [int(c) for c in corrupted])
     model = debugging["model"]

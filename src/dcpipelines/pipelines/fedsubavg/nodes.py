@@ -57,7 +57,6 @@ def simulate_click_strategies(
     from dcpipelines.core.federated.experiments import compare_strategies
     from dcpipelines.core.federated.models import DIN, binary_loss
 
-    torch.set_num_threads(1)
 
     def auc(logits: torch.Tensor, labels: torch.Tensor) -> float:
         return float(roc_auc_score(labels.numpy(), logits.numpy()))
@@ -85,13 +84,11 @@ def simulate_script_strategies(
     data: Any, model: dict, training: dict, runs: dict, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The same strategies on the Shakespeare role clients; next-word accuracy per round."""
-    import torch
 
     from dcpipelines.core.federated.experiments import compare_strategies
     from dcpipelines.core.federated.models import NextWord, multiclass_loss
     from dcpipelines.core.federated.script_clients import accuracy
 
-    torch.set_num_threads(1)
     return compare_strategies(
         lambda: NextWord(data.vocab_size, data.context, model["embedding_dim"], model["hidden"]),
         data.clients, multiclass_loss, data.test_features, data.test_labels, accuracy,
