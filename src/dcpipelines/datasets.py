@@ -7,8 +7,6 @@ and never touch files or MLflow themselves.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
+from dcpipelines.core.atomic import write_file_atomically, write_folder_atomically
 from dcpipelines.core.data import (
     ImageSet,
     read_click_log,
@@ -72,12 +71,6 @@ class ImageTableDataset(_RawFileDataset):
     reader = staticmethod(read_image_table)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 class _AtomicFileDataset(AbstractDataset[Any, Any]):
     """A local file written to a temporary sibling and renamed into place.
 
@@ -95,18 +88,7 @@ class _AtomicFileDataset(AbstractDataset[Any, Any]):
         self.metadata = metadata
 
     def _write(self, writer: Callable[[str], None]) -> None:
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        handle, staging = tempfile.mkstemp(
-            prefix=f".{self._filepath.name}-", dir=self._filepath.parent
-        )
-        os.close(handle)
-        try:
-            writer(staging)
-            os.chmod(staging, 0o666 & ~_umask())  # mkstemp makes files private (0600)
-            os.replace(staging, self._filepath)
-        except BaseException:
-            Path(staging).unlink(missing_ok=True)
-            raise
+        write_file_atomically(self._filepath, writer)
 
     def _exists(self) -> bool:
         return self._filepath.is_file()
@@ -185,6 +167,56 @@ class BinaryFileDataset(_AtomicFileDataset):
         if not isinstance(data, bytes | bytearray):
             raise DatasetError(f"{self._filepath}: expected bytes, got {type(data).__name__}")
         self._write(lambda path: Path(path).write_bytes(data))
+
+
+class DeviceModelsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
+    """Device-side models handed to ``on_device``: one ``<name>.pt`` file per model under
+    ``path`` (``torch.save`` of the entry ``{"module", "example_input", "description"}``; the
+    module classes live in ``dcpipelines.core``).
+
+    Saving replaces the folder atomically, so a model a pipeline no longer hands disappears.
+    Loading reads every ``.pt`` file under ``path``, sub-folders included, so one entry over the
+    parent folder sees the models of every pipeline; a missing folder loads as ``{}``.
+    """
+
+    def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
+        self._path = Path(path)
+        self.metadata = metadata
+
+    def load(self) -> dict[str, Any]:
+        import torch
+
+        models: dict[str, Any] = {}
+        for file in sorted(self._path.rglob("*.pt")) if self._path.is_dir() else []:
+            if any(part.startswith(".") for part in file.relative_to(self._path).parts):
+                continue  # a save in progress or a retired copy
+            if file.stem in models:
+                raise DatasetError(f"{self._path}: two handed models are named {file.stem!r}; "
+                                   "prefix every model name with its pipeline's name")
+            models[file.stem] = torch.load(file, map_location="cpu", weights_only=False)
+        return models
+
+    def save(self, data: dict[str, Any]) -> None:
+        import torch
+
+        from dcpipelines.core.devices.models import check_entry
+
+        if not isinstance(data, dict):
+            raise DatasetError(f"{self._path}: expected a dict of device models, got {type(data).__name__}")
+        for name, entry in data.items():
+            check_entry(name, entry)
+
+        def write(staging: Path) -> None:
+            for name, entry in data.items():
+                torch.save(dict(entry), staging / f"{name}.pt")
+
+        write_folder_atomically(self._path, write)
+
+    def _exists(self) -> bool:
+        return self._path.is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
 
 
 class ReportDataset(AbstractDataset[Report, dict[str, float]]):

@@ -15,8 +15,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from dcpipelines.core.devices.mnn_runtime import MnnModel, export_in_memory
+from dcpipelines.core.devices.models import DeviceModel
 from dcpipelines.core.devices.profiles import PROFILES, DeviceProfile
-from dcpipelines.core.devices.registry import DeviceModel
 from dcpipelines.core.devices.runtimes import compare_latency
 
 
@@ -29,8 +29,8 @@ def count_flops(model: torch.nn.Module, example_input: torch.Tensor) -> int:
 
 
 def measure_model(entry: DeviceModel, latency: dict[str, int]) -> dict[str, float]:
-    """Host measurements of one registered model."""
-    model = entry.builder().eval()
+    """Host measurements of one handed model."""
+    model = entry.module.eval()
     example = entry.example_input
     export = export_in_memory(model, example, entry.name)
     params = sum(p.numel() for p in model.parameters())

@@ -37,7 +37,7 @@ def report_on_device(measured: pd.DataFrame, costs: pd.DataFrame) -> Report:
     table = costs.merge(measured[["model", "flops", "params", "mnn_bytes"]], on="model")
     tables = {"device_costs": table, "host_measurements": measured,
               "device_profiles": profile_table()}
-    return Report("on_device", "On-device cost model: every registered model on four profiles",
+    return Report("on_device", "On-device cost model: every handed device model on four profiles",
                   metrics, claims, {"estimated_latency": _latency_plot(costs)}, tables,
                   _NOTES)
 
@@ -62,5 +62,7 @@ batch-1 runs with one thread on this shared 2-core x86_64 CPU. The per-profile l
 energy and memory are estimates from a roofline model (fixed overhead + max(compute, memory
 traffic) at an assumed fraction of peak); `device_profiles` says for each figure whether it is
 documented by the vendor or estimated by us. Transfer times have no round-trip latency term.
-Register more models with `dcpipelines.core.devices.registry.register_device_model`.
+Every model a pipeline hands over as `<pipeline>.device_models` (see
+`dcpipelines.core.devices.models` and docs/building_a_pipeline.md) is measured here; with
+nothing handed yet, walle's reference edge models with seeded weights stand in.
 """

@@ -133,3 +133,18 @@ def time_routing(router_models: dict[str, Any], timing: dict[str, Any]) -> dict[
     from dcpipelines.core.routing.evaluation import time_routing as measure
 
     return measure(router_models, int(timing["repeats"]), int(timing["encode_prompts"]))
+
+
+def hand_device_models(generators_model: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The trained edge generator for on_device (nothing when the run uses local models)."""
+    if "edge" not in generators_model:
+        return {}
+    import torch
+
+    from dcpipelines.core.devices.models import hand_off
+    from dcpipelines.core.imaging.generators import unpack_generator
+
+    packed = generators_model["edge"]
+    edge = {"module": unpack_generator(packed).eval(), "example_input": torch.zeros(1, packed["spec"]["text_dim"]),
+            "description": "route_t2i's edge text-to-image generator: MiniLM embedding -> RGB image"}
+    return hand_off("route_t2i", {"edge_generator": edge})

@@ -25,6 +25,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["scene_prompts", "prompt_embeddings", "params:seed", "params:generators", "model_source",
                   "generators_cache"],
                  "generators", name="fit_generators", tags=["cloud"]),
+            Node(nodes.hand_device_models, "generators", "device_models",
+                 name="hand_device_models", tags=["cloud"]),
             Node(nodes.fit_scorer, ["params:seed", "params:scorer", "model_source", "scorer_cache"],
                  "scorer", name="fit_scorer", tags=["cloud"]),
             Node(nodes.check_scorer,

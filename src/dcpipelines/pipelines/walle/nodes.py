@@ -17,7 +17,7 @@ REFERENCE_MODEL = "digits_cnn"
 
 def train_edge_model(digits: pd.DataFrame, seed: int, params: dict[str, Any]):
     """Train the reference edge model (DigitsCNN) on the digits table."""
-    from dcpipelines.core.devices.edge_models import train_digits_cnn
+    from dcpipelines.core.nn.edge_models import train_digits_cnn
 
     model, accuracy = train_digits_cnn(
         digits, epochs=params["epochs"], seed=seed, test_fraction=params["test_fraction"],
@@ -28,12 +28,20 @@ def train_edge_model(digits: pd.DataFrame, seed: int, params: dict[str, Any]):
 
 def export_edge_model(model, digits: pd.DataFrame, params: dict[str, Any]):
     """torch -> ONNX -> MNN, with MNN's output checked against torch on real digits."""
-    from dcpipelines.core.devices.edge_models import digits_tensors
     from dcpipelines.core.devices.mnn_runtime import export_in_memory
+    from dcpipelines.core.nn.edge_models import digits_tensors
 
     images, _ = digits_tensors(digits)
     checks = images[: params["check_samples"]]
     return export_in_memory(model, images[:1], REFERENCE_MODEL, check_inputs=checks[:, None])
+
+
+def hand_device_models(edge_model) -> dict[str, dict[str, Any]]:
+    """walle's edge models for on_device (the trained reference model, the others seeded)."""
+    from dcpipelines.core.devices.models import hand_off
+    from dcpipelines.core.nn.edge_models import reference_edge_models
+
+    return hand_off("walle", reference_edge_models(digits_cnn=edge_model))
 
 
 def model_files(export) -> tuple[bytes, bytes]:
@@ -58,19 +66,23 @@ def compare_runtimes(model, export, params: dict[str, Any]) -> pd.DataFrame:
 def run_concurrent_tasks(export, seed: int, params: dict[str, Any]) -> pd.DataFrame:
     """Several tasks on the device, each with its own MNN interpreter: threads vs one by one.
 
-    Runs once per model in ``params["models"]`` (names in the device-model registry; the
-    trained reference model is used for ``digits_cnn``)."""
+    Runs once per model in ``params["models"]`` (walle's reference edge models; the trained
+    reference model is used for ``digits_cnn``)."""
     from dcpipelines.core.devices.mnn_runtime import export_in_memory
-    from dcpipelines.core.devices.registry import get_device_model
     from dcpipelines.core.devices.task_runner import DeviceTask, compare_concurrency
+    from dcpipelines.core.nn.edge_models import reference_edge_models
 
     rng = np.random.default_rng(seed)
+    models = reference_edge_models()
+    unknown = sorted(set(params["models"]) - set(models))
+    if unknown:
+        raise ValueError(f"walle.concurrency.models: unknown models {unknown}; known: {sorted(models)}")
     tables = []
     for name in params["models"]:
-        entry = get_device_model(name)
+        entry = models[name]
         exported = export if name == REFERENCE_MODEL else export_in_memory(
-            entry.builder(), entry.example_input, name)
-        shape = (params["requests_per_task"], *entry.example_input.shape[1:])
+            entry["module"], entry["example_input"], name)
+        shape = (params["requests_per_task"], *entry["example_input"].shape[1:])
         with tempfile.TemporaryDirectory(prefix="walle-") as scratch:
             _, mnn_path = exported.write(scratch)
             tasks = [DeviceTask(f"{name}_task_{i}", mnn_path,

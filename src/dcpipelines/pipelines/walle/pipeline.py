@@ -13,6 +13,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["edge_model", "edge_model_accuracy"], name="train_edge_model", tags=["cloud"]),
             Node(nodes.export_edge_model, ["edge_model", "digits", "params:export"],
                  "edge_model_export", name="export_edge_model", tags=["cloud"]),
+            Node(nodes.hand_device_models, "edge_model", "device_models",
+                 name="hand_device_models", tags=["cloud"]),
             Node(nodes.model_files, "edge_model_export", ["edge_model_onnx", "edge_model_mnn"],
                  name="model_files", tags=["cloud"]),
             Node(nodes.compare_runtimes, ["edge_model", "edge_model_export", "params:latency"],
