@@ -16,7 +16,7 @@ import numpy as np
 from dcpipelines.core.devices.deployment import (
     Policy,
     ReleaseConfig,
-    compare_strategies,
+    compare_release_strategies,
     make_fleet,
 )
 from dcpipelines.core.devices.mnn_runtime import export_in_memory
@@ -78,7 +78,7 @@ def deployment() -> None:
     for size in (10_000, 100_000, 1_000_000):
         start = time.perf_counter()
         fleet = make_fleet(size, seed=0)
-        compare_strategies(fleet, Policy(min_os_version=11), ReleaseConfig(), seed=0)
+        compare_release_strategies(fleet, Policy(min_os_version=11), ReleaseConfig(), seed=0)
         print(f"release simulation, 3 strategies, {size:,} devices: "
               f"{time.perf_counter() - start:.2f} s")
 

@@ -54,7 +54,7 @@ def measure_model(entry: DeviceModel, latency: dict[str, int]) -> dict[str, floa
     }
 
 
-def estimate_costs(measured: dict[str, float], profile: DeviceProfile) -> dict[str, float]:
+def estimate_profile_costs(measured: dict[str, float], profile: DeviceProfile) -> dict[str, float]:
     """Per-profile estimates for one measured model."""
     estimate = profile.estimate(
         flops=measured["flops"],
@@ -77,8 +77,8 @@ def cost_table(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(host measurements per model, estimates per model and profile)."""
     measured = [measure_model(entry, latency) for entry in models.values()]
-    estimates = [estimate_costs(m, p) for m in measured for p in (profiles or PROFILES).values()]
+    estimates = [estimate_profile_costs(m, p) for m in measured for p in (profiles or PROFILES).values()]
     return pd.DataFrame(measured), pd.DataFrame(estimates)
 
 
-__all__ = ["cost_table", "count_flops", "estimate_costs", "measure_model"]
+__all__ = ["cost_table", "count_flops", "estimate_profile_costs", "measure_model"]

@@ -76,7 +76,7 @@ def train_generator(spec: GeneratorSpec, text: np.ndarray, images: np.ndarray,
 
 
 @torch.no_grad()
-def generate(model: nn.Module, text: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def generate_images(model: nn.Module, text: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Images (N, H, W, 3) in [0, 1] for prompt embeddings (N, D)."""
     x = torch.as_tensor(text)
     return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).numpy()

@@ -1,4 +1,4 @@
-"""Training (PyTorch Lightning) and greedy generation for the base and querier-aware decoders."""
+"""Training (PyTorch Lightning) and greedy generation for the base and questioner-aware decoders."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from dcpipelines.core.nn.decoder import TextCodec
-from dcpipelines.core.nn.querier_aware import QuerierAwareLM
+from dcpipelines.core.nn.questioner_aware import QuestionerAwareLM
 from dcpipelines.core.seeds import derive_seed
 
 
@@ -122,10 +122,10 @@ class ContrastSettings:
     crop_fraction: float = 0.7
 
 
-class QuerierAwareFinetuning(pl.LightningModule):
+class QuestionerAwareFinetuning(pl.LightningModule):
     """LM loss on the response, plus the weighted prototype contrast for contrastive variants."""
 
-    def __init__(self, model: QuerierAwareLM, budget: Budget, contrast: ContrastSettings,
+    def __init__(self, model: QuestionerAwareLM, budget: Budget, contrast: ContrastSettings,
                  codec: TextCodec, seed: int) -> None:
         super().__init__()
         self.model = model
@@ -167,7 +167,7 @@ class QuerierAwareFinetuning(pl.LightningModule):
         return _scheduler(optimizer, self.budget)
 
 
-def finetune(model: QuerierAwareLM, examples: list[dict[str, Any]], codec: TextCodec,
+def finetune(model: QuestionerAwareLM, examples: list[dict[str, Any]], codec: TextCodec,
              budget: Budget, contrast: ContrastSettings, seed: int) -> list[dict[str, float]]:
     """Train ``model``'s adapters in place on ``examples`` (ids, prompt_len, questioner,
     cluster); returns the per-step losses."""
@@ -184,7 +184,7 @@ def finetune(model: QuerierAwareLM, examples: list[dict[str, Any]], codec: TextC
             "clusters": torch.tensor([r["cluster"] for r in rows]),
         }
 
-    system = QuerierAwareFinetuning(model, budget, contrast, codec, seed)
+    system = QuestionerAwareFinetuning(model, budget, contrast, codec, seed)
     _trainer(budget.steps).fit(system, _loader(examples, budget.batch_size, collate, seed))
     model.eval()
     return system.history
@@ -192,7 +192,7 @@ def finetune(model: QuerierAwareLM, examples: list[dict[str, Any]], codec: TextC
 
 # ---- generation ----
 @torch.no_grad()
-def generate(model: QuerierAwareLM, codec: TextCodec, prompts: list[list[int]],
+def generate_replies(model: QuestionerAwareLM, codec: TextCodec, prompts: list[list[int]],
              questioners: list[int], max_new_tokens: int, batch_size: int = 64,
              no_repeat_ngram: int = 3) -> list[str]:
     """Greedy replies (KV cache, left padding), with repeated n-grams blocked."""

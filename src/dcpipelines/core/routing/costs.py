@@ -45,7 +45,7 @@ class RoutingCosts:
         return max(0.0, min(share, 1.0))
 
 
-def estimate_costs(edge_flops: float, edge_bytes: float, cloud_flops: float, cloud_bytes: float,
+def estimate_request_costs(edge_flops: float, edge_bytes: float, cloud_flops: float, cloud_bytes: float,
                    payload_bytes: float, edge_profile: str, cloud_profile: str,
                    network_rtt_ms: float, cloud_price_per_1k: float) -> RoutingCosts:
     """Per-request costs of the two sides on the named device profiles."""

@@ -154,7 +154,11 @@ class SceneWorldSource:
     def measure(self, frame: pd.DataFrame, embeddings: np.ndarray, generators_model: dict[str, Any],
                 scorer_model: dict[str, Any], seed: int, cached: pd.DataFrame | None) -> Measured:
         """Both trained generators' images for ``frame``'s prompts, scored per dimension."""
-        from dcpipelines.core.imaging.generators import count_parameters, generate, unpack_generator
+        from dcpipelines.core.imaging.generators import (
+            count_parameters,
+            generate_images,
+            unpack_generator,
+        )
         from dcpipelines.core.imaging.scenes import DIMENSIONS, render
         from dcpipelines.core.imaging.scorer import measure_images, unpack_scorer
         from dcpipelines.core.text.encoder import embed_texts
@@ -165,7 +169,7 @@ class SceneWorldSource:
         for side in SIDES:
             model = unpack_generator(generators_model[side])
             start = time.perf_counter()
-            images = generate(model, embeddings)
+            images = generate_images(model, embeddings)
             elapsed = time.perf_counter() - start
             quality[side] = measure_images(scorer, images, scenes, embed_texts)
             examples[side] = images[-k:]
@@ -182,14 +186,14 @@ class SceneWorldSource:
 
         from dcpipelines.core.devices.costs import count_flops
         from dcpipelines.core.imaging.generators import count_parameters, unpack_generator
-        from dcpipelines.core.routing.costs import estimate_costs
+        from dcpipelines.core.routing.costs import estimate_request_costs
 
         measured = {}
         for side in SIDES:
             model = unpack_generator(generators_model[side])
             example = torch.zeros(1, generators_model[side]["spec"]["text_dim"])
             measured[side] = (count_flops(model, example), 4.0 * count_parameters(model))
-        table = estimate_costs(*measured["edge"], *measured["cloud"],
+        table = estimate_request_costs(*measured["edge"], *measured["cloud"],
                                payload_bytes=3 * self.world["image_size"] ** 2,
                                **{k: costs[k] for k in COST_SETTINGS})
         return table, {side: measured[side][0] for side in measured}

@@ -39,7 +39,7 @@ def _scatter(table: pd.DataFrame, title: str) -> Figure:
 def report_fed_influence(
     convex: pd.DataFrame, nonconvex: pd.DataFrame, ranking: pd.DataFrame, debugging: dict
 ) -> Report:
-    """Correlation with leave-one-out, debugging precision and cost, as the issue lists them."""
+    """Correlation with leave-one-out, debugging precision and cost, the figures this pipeline reports."""
     c, n = _correlations(convex), _correlations(nonconvex)
     k = int(debugging["k"])
     precision = float(ranking.head(k)["corrupted"].mean())

@@ -125,13 +125,13 @@ def train_and_generate(variant: str, pairs: pd.DataFrame, base_decoder: dict, da
     """Train one variant on the training split and answer the test queries."""
     import torch
 
-    from dcpipelines.core.nn.querier_aware import VARIANTS, AdapterSizes, QuerierAwareLM
+    from dcpipelines.core.nn.questioner_aware import VARIANTS, AdapterSizes, QuestionerAwareLM
     from dcpipelines.core.nn.training import (
         Budget,
         ContrastSettings,
         encode_example,
         finetune,
-        generate,
+        generate_replies,
     )
 
     base, codec = _materialise(base_decoder)
@@ -148,7 +148,7 @@ def train_and_generate(variant: str, pairs: pd.DataFrame, base_decoder: dict, da
     max_q, max_r = int(data["max_query_tokens"]), int(data["max_response_tokens"])
 
     spec = VARIANTS[variant]
-    model = QuerierAwareLM(base, spec, len(questioner_ids), clusters,
+    model = QuestionerAwareLM(base, spec, len(questioner_ids), clusters,
                            AdapterSizes(**adapters), seed=seed)
     history: list[dict[str, float]] = []
     started = time.perf_counter()
@@ -165,7 +165,7 @@ def train_and_generate(variant: str, pairs: pd.DataFrame, base_decoder: dict, da
     prompts = [encode_example(codec, _prompt(r), None, max_q, max_r)[0] for r in test.itertuples()]
     who = [questioner_ids[f"{r.source}|{r.questioner}"] for r in test.itertuples()]
     new_tokens = int(generation["max_new_tokens"])
-    replies = generate(model, codec, prompts, who, new_tokens,
+    replies = generate_replies(model, codec, prompts, who, new_tokens,
                        no_repeat_ngram=int(generation["no_repeat_ngram"]))
     table = test[["pair_id", "language", "responder", "questioner", "query", "response"]].assign(
         reply=replies, variant=variant
@@ -183,7 +183,7 @@ def _ask_as_everyone(model: Any, codec: Any, test: pd.DataFrame, pairs: pd.DataF
                      questioner_ids: dict[str, int], prompts: list[list[int]], count: int,
                      new_tokens: int, generation: dict, rng: np.random.Generator) -> dict:
     """Answer a sample of test queries once per questioner of their responder."""
-    from dcpipelines.core.nn.training import generate
+    from dcpipelines.core.nn.training import generate_replies
 
     train = pairs[pairs["split"] == "train"]
     askers = train.groupby(["source", "responder"])["questioner"].agg(lambda s: sorted(set(s)))
@@ -194,7 +194,7 @@ def _ask_as_everyone(model: Any, codec: Any, test: pd.DataFrame, pairs: pd.DataF
         for name in askers[(row["source"], row["responder"])]:
             jobs.append((prompts[i], questioner_ids[f"{row['source']}|{name}"]))
             owners.append((int(i), name))
-    texts = generate(model, codec, [p for p, _ in jobs], [q for _, q in jobs], new_tokens,
+    texts = generate_replies(model, codec, [p for p, _ in jobs], [q for _, q in jobs], new_tokens,
                      no_repeat_ngram=int(generation["no_repeat_ngram"]))
     answers: dict[int, dict[str, str]] = {}
     for (i, name), text in zip(owners, texts, strict=True):

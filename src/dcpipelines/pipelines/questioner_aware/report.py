@@ -74,7 +74,7 @@ def report_questioner_aware(clustered_pairs: pd.DataFrame, cluster_summary: pd.D
         "rougeL_by_variant": _bar(pd.DataFrame(rows).set_index("variant")["rougeL"], "ROUGE-L (x100)"),
         "training_loss": _losses(by_variant, base_decoder),
     }
-    return Report("questioner_aware", "Querier-aware responses: dual towers and contrast within "
+    return Report("questioner_aware", "Questioner-aware responses: dual towers and contrast within "
                   "question clusters", metrics, claims, figures, tables, notes)
 
 

@@ -137,7 +137,7 @@ def simulate_deployment(seed: int, params: dict[str, Any]) -> pd.DataFrame:
     from dcpipelines.core.devices.deployment import (
         Policy,
         ReleaseConfig,
-        compare_strategies,
+        compare_release_strategies,
         make_fleet,
     )
 
@@ -151,7 +151,7 @@ def simulate_deployment(seed: int, params: dict[str, Any]) -> pd.DataFrame:
         fleet = make_fleet(size, seed, online_fraction=params["online_fraction"],
                            mean_offline_s=params["mean_offline_s"],
                            poll_interval_s=config.poll_interval_s)
-        table, _ = compare_strategies(fleet, policy, config, seed)
+        table, _ = compare_release_strategies(fleet, policy, config, seed)
         table.insert(0, "fleet_size", size)
         table.insert(1, "eligible", int(policy.eligible(fleet).sum()))
         tables.append(table)
