@@ -7,6 +7,7 @@ and never touch files or MLflow themselves.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,6 +24,8 @@ from dcpipelines.core.data import (
     read_script,
 )
 from dcpipelines.core.reporting import Report, read_metrics, write_report
+
+logger = logging.getLogger(__name__)
 
 
 class _RawFileDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
@@ -107,31 +110,55 @@ class AtomicParquetDataset(_AtomicFileDataset):
         self._write(lambda path: data.to_parquet(path, **{"index": False, **self._save_args}))
 
 
-class OptionalParquetDataset(AtomicParquetDataset):
-    """A parquet cache: loads as ``None`` while the file does not exist yet.
+class CacheDataset(_AtomicFileDataset):
+    """The store of the project's one cache (:mod:`dcpipelines.core.cache`): a value in a local
+    file (``.pt``: ``torch.save`` of tensors, strings and numbers; ``.parquet``: a table) and,
+    next to it, the key it was built under (``<file>.key``).
 
-    Used in pairs with an output entry on the same file, so that a node can reuse its previous
-    output (it compares a stored fingerprint with its inputs and recomputes on a mismatch).
+    Saving a :class:`~dcpipelines.core.cache.Cached` builds and writes the value only when the
+    stored key differs (or nothing is stored); saving a plain value writes it. Loading returns
+    the stored value.
     """
+
+    def load(self) -> Any:
+        if self._filepath.suffix == ".parquet":
+            return pd.read_parquet(self._filepath)
+        import torch
+
+        return torch.load(self._filepath, map_location="cpu", weights_only=True)
+
+    def save(self, data: Any) -> None:
+        from dcpipelines.core.cache import Cached
+
+        if not isinstance(data, Cached):
+            data = Cached(None, lambda _previous, value=data: value)
+            self._key_path.unlink(missing_ok=True)  # a plain value always replaces the stored one
+        stored = self._key_path.read_text() if self._key_path.is_file() and self._filepath.is_file() else None
+        if data.reuses(stored):
+            logger.info("%s: reusing the stored value (same key %s)", self._filepath, stored)
+            return
+        previous = self.load() if self._filepath.is_file() else None
+        value = data.build(previous)
+        self._key_path.unlink(missing_ok=True)  # no stale key while the value is replaced
+        if self._filepath.suffix == ".parquet":
+            self._write(lambda path: value.to_parquet(path, index=False))
+        else:
+            import torch
+
+            self._write(lambda path: torch.save(value, path))
+        write_file_atomically(self._key_path, lambda path: Path(path).write_text(data.stored_key))
+
+    @property
+    def _key_path(self) -> Path:
+        return self._filepath.with_name(self._filepath.name + ".key")
+
+
+class OptionalParquetDataset(AtomicParquetDataset):
+    """A parquet table that loads as ``None`` while the file does not exist yet (the measured
+    qualities of local models, reused by route_t2i while models, settings and prompts match)."""
 
     def load(self) -> pd.DataFrame | None:
         return super().load() if self._filepath.is_file() else None
-
-
-class OptionalTorchDataset(_AtomicFileDataset):
-    """A ``torch.save`` dict of tensors, strings and numbers; ``None`` while missing."""
-
-    def load(self) -> dict[str, Any] | None:
-        import torch
-
-        if not self._filepath.is_file():
-            return None
-        return torch.load(self._filepath, map_location="cpu", weights_only=True)
-
-    def save(self, data: dict[str, Any]) -> None:
-        import torch
-
-        self._write(lambda path: torch.save(data, path))
 
 
 class ImageSetDataset(_AtomicFileDataset):

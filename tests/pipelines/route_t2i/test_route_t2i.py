@@ -1,10 +1,12 @@
 """route_t2i: node behaviour and the whole graph on an in-memory catalog with the test config."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
@@ -13,6 +15,7 @@ from dcpipelines.core.data import read_prompts
 from dcpipelines.core.data.errors import DataValidationError
 from dcpipelines.core.reporting import Report
 from dcpipelines.core.routing.sources import pick_model_source, uses_local_models
+from dcpipelines.datasets import CacheDataset
 from dcpipelines.pipelines.route_t2i import create_pipeline, nodes
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -68,23 +71,25 @@ def test_adapter_paths_are_all_or_nothing():
     assert uses_local_models(_local()) and not uses_local_models(PARAMS["adapters"])
 
 
-def test_local_models_keep_the_cached_builtin_models():
-    cached = {"fingerprint": "abc"}
+def test_local_models_keep_the_stored_builtin_models(tmp_path):
+    store = CacheDataset(str(tmp_path / "scorer.pt"))
     local = pick_model_source(PARAMS["world"], _local())
-    assert nodes.fit_scorer(7, PARAMS["scorer"], local, cached) is cached
-    assert nodes.fit_generators(None, None, 7, PARAMS["generators"], local, cached) is cached
-    assert nodes.fit_scorer(7, PARAMS["scorer"], local, None) == {"fingerprint": None}
+    store.save(local.fit_scorer(7, PARAMS["scorer"]))
+    assert store.load() == {}
+    store.save({"trained": torch.ones(2)})
+    store.save(nodes.fit_scorer(7, PARAMS["scorer"], local))
+    assert torch.equal(store.load()["trained"], torch.ones(2))
 
 
-def test_cached_scorer_is_reused_only_when_its_inputs_match():
-    from dcpipelines.core.imaging.scenes import DIMENSIONS
-    from dcpipelines.core.nn.decoder import fingerprint
-
-    stamp = fingerprint(PARAMS["scorer"], 7, PARAMS["world"]["image_size"], PARAMS["world"]["level_weights"],
-                        list(DIMENSIONS))
-    cached = {"fingerprint": stamp, "marker": True}
+def test_stored_scorer_is_reused_only_when_its_settings_match(tmp_path):
+    store = CacheDataset(str(tmp_path / "scorer.pt"))
     builtin = pick_model_source(PARAMS["world"], PARAMS["adapters"])
-    assert nodes.fit_scorer(7, PARAMS["scorer"], builtin, cached) is cached
+    store.save(builtin.fit_scorer(7, PARAMS["scorer"]))
+    written = (tmp_path / "scorer.pt").stat().st_mtime_ns
+    store.save(builtin.fit_scorer(7, PARAMS["scorer"]))
+    assert (tmp_path / "scorer.pt").stat().st_mtime_ns == written
+    assert builtin.fit_scorer(7, {**PARAMS["scorer"], "epochs": 1}).key != builtin.fit_scorer(7, PARAMS["scorer"]).key
+    assert builtin.fit_scorer(8, PARAMS["scorer"]).key != builtin.fit_scorer(7, PARAMS["scorer"]).key
 
 
 class KeptDataset(MemoryDataset):
@@ -94,11 +99,12 @@ class KeptDataset(MemoryDataset):
         pass
 
 
-def _run(params: dict, measured_cache=None) -> tuple[Report, dict]:
+def _run(params: dict, measured_cache=None, models=None) -> tuple[Report, dict]:
+    models = models or Path(tempfile.mkdtemp(prefix="route_t2i-models-"))
     catalog = DataCatalog({
         "t2i_prompts": MemoryDataset(PARTI),
-        "route_t2i.generators_cache": MemoryDataset(None),
-        "route_t2i.scorer_cache": MemoryDataset(None),
+        "route_t2i.generators": CacheDataset(str(models / "generators.pt")),
+        "route_t2i.scorer": CacheDataset(str(models / "scorer.pt")),
         "route_t2i.measured_quality_cache": MemoryDataset(measured_cache),
         "route_t2i.measured_quality": KeptDataset(),
     })

@@ -3,8 +3,6 @@ causal-LM checkpoint; plus the text codec each one uses and its (de)serialisatio
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,12 +85,6 @@ def load_local_decoder(path: str | Path) -> tuple[Any, HuggingFaceCodec]:
     model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     return model, HuggingFaceCodec(tokenizer)
-
-
-def fingerprint(*parts: Any) -> str:
-    """A stable hash of JSON-able parts (what a cached artefact was made from)."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def pack_decoder(model: Any, vocab: WordPieceVocab, spec: DecoderSpec, stamp: str,

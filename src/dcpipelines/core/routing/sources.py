@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dcpipelines.core.cache import Cached, fingerprint
 from dcpipelines.core.data.errors import DataValidationError
 from dcpipelines.core.seeds import derive_seed
 
@@ -95,22 +96,26 @@ class SceneWorldSource:
         })
 
     def fit_generators(self, scene_prompts: pd.DataFrame, embeddings: np.ndarray, seed: int,
-                       generators: dict[str, Any], cached: dict[str, Any] | None) -> dict[str, Any]:
-        """Train the edge and the cloud generator on rendered scenes, or reuse ``cached`` when
-        its fingerprint (settings, seed, image size, training prompts) matches."""
+                       generators: dict[str, Any]) -> Cached:
+        """The edge and the cloud generator trained on rendered scenes, cached under a key of
+        everything they depend on (settings, seed, image size, training prompts)."""
+        size = self.world["image_size"]
+        train = (scene_prompts["split"] == "generator_train").to_numpy()
+        stamp = fingerprint(generators, int(seed), size, scene_prompts.loc[train, "prompt"].tolist())
+        return Cached(stamp, lambda _previous: self._train_generators(scene_prompts, embeddings, seed,
+                                                                      generators, stamp))
+
+    def _train_generators(self, scene_prompts: pd.DataFrame, embeddings: np.ndarray, seed: int,
+                          generators: dict[str, Any], stamp: str) -> dict[str, Any]:
         from dcpipelines.core.imaging.generators import (
             GeneratorSpec,
             pack_generator,
             train_generator,
         )
         from dcpipelines.core.imaging.scenes import render
-        from dcpipelines.core.nn.decoder import fingerprint
 
         size = self.world["image_size"]
         train = (scene_prompts["split"] == "generator_train").to_numpy()
-        stamp = fingerprint(generators, int(seed), size, scene_prompts.loc[train, "prompt"].tolist())
-        if cached is not None and cached.get("fingerprint") == stamp:
-            return cached
         images = np.stack([render(s, size) for s in scenes_of(scene_prompts[train])])
         packed: dict[str, Any] = {"fingerprint": stamp}
         for side in SIDES:
@@ -124,17 +129,21 @@ class SceneWorldSource:
             packed[side]["train_s"] = time.perf_counter() - start
         return packed
 
-    def fit_scorer(self, seed: int, scorer: dict[str, Any], cached: dict[str, Any] | None) -> dict[str, Any]:
-        """Train the CLIP-style scorer on its own rendered scenes, or reuse ``cached``."""
-        from dcpipelines.core.imaging.scenes import DIMENSIONS, sample_unique_scenes
-        from dcpipelines.core.imaging.scorer import ScorerSpec, pack_scorer, train_scorer
-        from dcpipelines.core.nn.decoder import fingerprint
-        from dcpipelines.core.text.encoder import embed_texts
+    def fit_scorer(self, seed: int, scorer: dict[str, Any]) -> Cached:
+        """The CLIP-style scorer trained on its own rendered scenes, cached under a key of its
+        settings, seed, image size, level weights and dimensions."""
+        from dcpipelines.core.imaging.scenes import DIMENSIONS
 
         weights = self.world["level_weights"]
         stamp = fingerprint(scorer, int(seed), self.world["image_size"], weights, list(DIMENSIONS))
-        if cached is not None and cached.get("fingerprint") == stamp:
-            return cached
+        return Cached(stamp, lambda _previous: self._train_scorer(seed, scorer, stamp))
+
+    def _train_scorer(self, seed: int, scorer: dict[str, Any], stamp: str) -> dict[str, Any]:
+        from dcpipelines.core.imaging.scenes import sample_unique_scenes
+        from dcpipelines.core.imaging.scorer import ScorerSpec, pack_scorer, train_scorer
+        from dcpipelines.core.text.encoder import embed_texts
+
+        weights = self.world["level_weights"]
         scenes = sample_unique_scenes(derive_seed(seed, "route_t2i.scorer_scenes"), int(scorer["n_scenes"]),
                                       weights)
         settings = {k: v for k, v in scorer.items() if k not in ("n_scenes", "n_validation")}
@@ -232,13 +241,13 @@ class LocalModelSource:
         })
 
     def fit_generators(self, scene_prompts: pd.DataFrame, embeddings: np.ndarray, seed: int,
-                       generators: dict[str, Any], cached: dict[str, Any] | None) -> dict[str, Any]:
-        """Nothing to train: the stored built-in models are kept as they are."""
-        return cached if cached is not None else {"fingerprint": None}
+                       generators: dict[str, Any]) -> Cached:
+        """Nothing to train: built-in generators an earlier run stored are kept as they are."""
+        return keep_stored()
 
-    def fit_scorer(self, seed: int, scorer: dict[str, Any], cached: dict[str, Any] | None) -> dict[str, Any]:
-        """Nothing to train: the stored built-in scorer is kept as it is."""
-        return cached if cached is not None else {"fingerprint": None}
+    def fit_scorer(self, seed: int, scorer: dict[str, Any]) -> Cached:
+        """Nothing to train: a built-in scorer an earlier run stored is kept as it is."""
+        return keep_stored()
 
     def judge_scorer(self, scorer_model: dict[str, Any], scenes: list, seed: int) -> pd.DataFrame:
         """The local CLIP on the scenes' true text pairs (rendered larger) and on controlled
@@ -252,7 +261,6 @@ class LocalModelSource:
         """What the measured qualities depend on: settings, when each model folder was last
         written, the seed and the prompts."""
         from dcpipelines.core.imaging.photo_quality import PHOTO_PAIRS
-        from dcpipelines.core.nn.decoder import fingerprint
 
         settings = {k: v for k, v in self.adapters.items()
                     if k not in ("prompts", "router_train_share", "validation_image_size")}
@@ -293,6 +301,11 @@ class LocalModelSource:
                    else 1e3 * generation_info[side]["s_per_image"] for side in SIDES}
         table = measured_costs(latency["edge"], latency["cloud"], **{k: costs[k] for k in COST_SETTINGS})
         return table, {"edge": float("nan"), "cloud": float("nan")}
+
+
+def keep_stored() -> Cached:
+    """Whatever an earlier run stored (or nothing, ``{}``)."""
+    return Cached(None, lambda previous: previous if previous is not None else {})
 
 
 def scenes_of(frame: pd.DataFrame) -> list:

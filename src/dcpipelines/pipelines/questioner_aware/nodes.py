@@ -12,18 +12,26 @@ import pandas as pd
 
 
 # ---- queries: embeddings (cached) and clusters ----
-def embed_queries(mqdialog_pairs: pd.DataFrame, embedding_cache: pd.DataFrame | None,
-                  params: dict) -> pd.DataFrame:
-    """Sentence embeddings of every distinct query, reusing the cached ones."""
-    from dcpipelines.core.text.encoder import embed_texts
+def embed_queries(mqdialog_pairs: pd.DataFrame, params: dict) -> Any:
+    """Sentence embeddings of every distinct query, cached (see :mod:`dcpipelines.core.cache`):
+    kept while the queries stay the same, and a new query set embeds only the queries the stored
+    table lacks."""
+    from dcpipelines.core.cache import Cached, fingerprint
 
     texts = sorted(set(mqdialog_pairs["query"]))
+    return Cached(fingerprint(texts), lambda stored: embed_missing(texts, stored, int(params["batch_size"])))
+
+
+def embed_missing(texts: list[str], stored: pd.DataFrame | None, batch_size: int) -> pd.DataFrame:
+    """One row per text with its embedding, taken from ``stored`` where it has one."""
+    from dcpipelines.core.text.encoder import embed_texts
+
     known: dict[str, Any] = {}
-    if embedding_cache is not None:
-        known = dict(zip(embedding_cache["text"], embedding_cache["embedding"], strict=True))
+    if stored is not None:
+        known = dict(zip(stored["text"], stored["embedding"], strict=True))
     missing = [t for t in texts if t not in known]
     if missing:
-        vectors = embed_texts(missing, batch_size=int(params["batch_size"]))
+        vectors = embed_texts(missing, batch_size=batch_size)
         known.update(zip(missing, [v.tolist() for v in vectors], strict=True))
     return pd.DataFrame({"text": texts, "embedding": [list(map(float, known[t])) for t in texts]})
 
@@ -65,23 +73,27 @@ def pretraining_corpus(script_turns: pd.DataFrame, mqdialog_pairs: pd.DataFrame)
     return [text for text in script_turns["text"] if text not in joined]
 
 
-def pretrain_base_decoder(pretraining_texts: list[str], base_decoder_cache: dict | None,
-                          params: dict, seed: int) -> dict[str, Any]:
-    """The pre-trained small GPT-2 (reused from the cache when nothing it depends on changed),
-    or a reference to the local checkpoint named by ``decoder_name_or_path``."""
-    from dcpipelines.core.nn.decoder import DecoderSpec, build_gpt2, fingerprint, pack_decoder
-    from dcpipelines.core.nn.training import Budget, pretrain, token_blocks
-    from dcpipelines.core.text.tokenizer import WordPieceVocab
+def pretrain_base_decoder(pretraining_texts: list[str], params: dict, seed: int) -> Any:
+    """The pre-trained small GPT-2, cached (rebuilt only when its settings, seed or corpus
+    changed), or a reference to the local checkpoint named by ``decoder_name_or_path``."""
+    from dcpipelines.core.cache import Cached, fingerprint
 
     if params.get("decoder_name_or_path"):
-        return {"fingerprint": "local", "path": str(params["decoder_name_or_path"])}
-    spec = DecoderSpec(int(params["layers"]), int(params["hidden"]), int(params["heads"]),
-                       int(params["max_positions"]))
+        path = str(params["decoder_name_or_path"])
+        return Cached(fingerprint("local", path), lambda _stored: {"fingerprint": "local", "path": path})
     settings = {k: params[k] for k in ("layers", "hidden", "heads", "max_positions",
                                        "min_token_count", "block", "pretrain")}
     stamp = fingerprint(settings, int(seed), pretraining_texts)
-    if base_decoder_cache is not None and base_decoder_cache.get("fingerprint") == stamp:
-        return base_decoder_cache
+    return Cached(stamp, lambda _stored: _pretrain(pretraining_texts, params, int(seed), stamp))
+
+
+def _pretrain(pretraining_texts: list[str], params: dict, seed: int, stamp: str) -> dict[str, Any]:
+    from dcpipelines.core.nn.decoder import DecoderSpec, build_gpt2, pack_decoder
+    from dcpipelines.core.nn.training import Budget, pretrain, token_blocks
+    from dcpipelines.core.text.tokenizer import WordPieceVocab
+
+    spec = DecoderSpec(int(params["layers"]), int(params["hidden"]), int(params["heads"]),
+                       int(params["max_positions"]))
     vocab = WordPieceVocab.fit(pretraining_texts, min_count=int(params["min_token_count"]))
     model = build_gpt2(len(vocab), spec, seed=int(seed))
     blocks = token_blocks(vocab, pretraining_texts, int(params["block"]))

@@ -21,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     ]
     graph = Pipeline(
         [
-            Node(nodes.embed_queries, ["mqdialog_pairs", "embedding_cache", "params:encoder"],
+            Node(nodes.embed_queries, ["mqdialog_pairs", "params:encoder"],
                  "query_embeddings", name="embed_queries"),
             Node(nodes.cluster_questions,
                  ["mqdialog_pairs", "query_embeddings", "params:clustering", "params:seed"],
@@ -29,7 +29,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.pretraining_corpus, ["script_turns", "mqdialog_pairs"],
                  "pretraining_texts", name="pretraining_corpus"),
             Node(nodes.pretrain_base_decoder,
-                 ["pretraining_texts", "base_decoder_cache", "params:decoder", "params:seed"],
+                 ["pretraining_texts", "params:decoder", "params:seed"],
                  "base_decoder", name="pretrain_base_decoder"),
             *variant_nodes,
             Node(

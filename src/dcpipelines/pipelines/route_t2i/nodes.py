@@ -45,16 +45,14 @@ def embed_prompts(scene_prompts: pd.DataFrame) -> np.ndarray:
 
 
 def fit_generators(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, seed: int,
-                   generators: dict[str, Any], model_source: Any,
-                   generators_cache: dict[str, Any] | None) -> dict[str, Any]:
-    """The edge and cloud generators (trained, or reused from the cache)."""
-    return model_source.fit_generators(scene_prompts, prompt_embeddings, seed, generators, generators_cache)
+                   generators: dict[str, Any], model_source: Any) -> Any:
+    """The edge and cloud generators, cached (see :mod:`dcpipelines.core.cache`)."""
+    return model_source.fit_generators(scene_prompts, prompt_embeddings, seed, generators)
 
 
-def fit_scorer(seed: int, scorer: dict[str, Any], model_source: Any,
-               scorer_cache: dict[str, Any] | None) -> dict[str, Any]:
-    """The quality scorer (trained, or reused from the cache)."""
-    return model_source.fit_scorer(seed, scorer, scorer_cache)
+def fit_scorer(seed: int, scorer: dict[str, Any], model_source: Any) -> Any:
+    """The quality scorer, cached (see :mod:`dcpipelines.core.cache`)."""
+    return model_source.fit_scorer(seed, scorer)
 
 
 def check_scorer(scorer_model: dict[str, Any], seed: int, world: dict[str, Any], scorer: dict[str, Any],
