@@ -56,6 +56,7 @@ class Generator(nn.Module):
 
 
 def build_generator(spec: GeneratorSpec) -> nn.Module:
+    """An untrained generator of the given spec."""
     return Generator(spec)
 
 
@@ -83,6 +84,7 @@ def generate_images(model: nn.Module, text: np.ndarray, batch_size: int = 256) -
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Number of parameters of a model."""
     return sum(p.numel() for p in model.parameters())
 
 

@@ -6,6 +6,7 @@ from dcpipelines.pipelines.fed_influence import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The fed_influence pipeline, namespaced ``fed_influence``."""
     graph = Pipeline(
         [
             Node(nodes.digit_clients, ["digits", "params:split", "params:seed"],

@@ -6,6 +6,7 @@ from dcpipelines.pipelines.fedsubavg import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The fedsubavg pipeline, namespaced ``fedsubavg``."""
     graph = Pipeline(
         [
             Node(nodes.click_clients, ["click_log", "params:click_data", "params:seed"],

@@ -8,6 +8,7 @@ PRIMARY_TABLES = ["script_turns", "click_log", "t2i_prompts", "digits", "cifar10
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The ingest pipeline, namespaced ``ingest``."""
     graph = Pipeline(
         [
             Node(nodes.combine_scripts, "raw_scripts", "script_turns", name="combine_scripts"),

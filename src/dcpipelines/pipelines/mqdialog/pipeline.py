@@ -6,6 +6,7 @@ from dcpipelines.pipelines.mqdialog import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The mqdialog pipeline, namespaced ``mqdialog``."""
     graph = Pipeline(
         [
             Node(

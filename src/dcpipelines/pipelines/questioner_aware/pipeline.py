@@ -9,6 +9,7 @@ VARIANTS = ["zero_shot", "blind", "id_embedding", "dual_no_cl", "dual_cl_no_clus
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The questioner_aware pipeline, namespaced ``questioner_aware``."""
     variant_nodes = [
         Node(
             nodes.variant_runner(variant),

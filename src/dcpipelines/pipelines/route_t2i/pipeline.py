@@ -11,6 +11,7 @@ from dcpipelines.pipelines.route_t2i import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The route_t2i pipeline, namespaced ``route_t2i``."""
     graph = Pipeline(
         [
             Node(nodes.pick_model_source, ["params:world", "params:adapters"], "model_source",

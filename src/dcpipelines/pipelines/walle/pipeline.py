@@ -7,6 +7,7 @@ from dcpipelines.pipelines.walle import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The walle pipeline, namespaced ``walle``."""
     graph = Pipeline(
         [
             Node(nodes.train_edge_model, ["digits", "params:seed", "params:edge_model"],
