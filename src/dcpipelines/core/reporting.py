@@ -63,14 +63,15 @@ class Report:
 def flat_numeric_metrics(metrics: dict[str, Any], where: str = "report") -> dict[str, float]:
     """Check metrics are a flat mapping of names to finite numbers; ints stay ints."""
     clean: dict[str, float] = {}
-    for key, value in metrics.items():
+    for key, raw in metrics.items():
+        value: Any = raw
         if isinstance(value, bool) or not isinstance(value, int | float):
-            try:
-                value = value.item()  # numpy and torch scalars
-            except AttributeError:
+            item = getattr(value, "item", None)  # numpy and torch scalars
+            if item is None:
                 raise TypeError(
                     f"{where}: metric {key!r} must be a number, got {type(value).__name__}"
-                ) from None
+                )
+            value = item()
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{where}: metric {key!r} is {value}; metrics.json takes finite numbers")
         clean[str(key)] = value

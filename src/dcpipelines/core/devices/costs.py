@@ -9,6 +9,7 @@ model and to upload one inference's output.
 from __future__ import annotations
 
 import tempfile
+from typing import Any
 
 import pandas as pd
 import torch
@@ -54,7 +55,7 @@ def measure_model(entry: DeviceModel, latency: dict[str, int]) -> dict[str, floa
     }
 
 
-def estimate_profile_costs(measured: dict[str, float], profile: DeviceProfile) -> dict[str, float]:
+def estimate_profile_costs(measured: dict[str, Any], profile: DeviceProfile) -> dict[str, Any]:
     """Per-profile estimates for one measured model."""
     estimate = profile.estimate(
         flops=measured["flops"],

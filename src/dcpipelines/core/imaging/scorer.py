@@ -235,7 +235,10 @@ def validate_scorer(model: ImageEncoder, scenes: list[Scene], embed: Embed,
     images, pair_lists, flips, kinds = [], [], [], []
 
     def judge(image: np.ndarray, pairs: list[tuple[str, str, str]], flip: set[int], kind: str):
-        images.append(image), pair_lists.append(pairs), flips.append(flip), kinds.append(kind)
+        images.append(image)
+        pair_lists.append(pairs)
+        flips.append(flip)
+        kinds.append(kind)
 
     for scene in scenes:
         pairs = quality_pairs(scene)

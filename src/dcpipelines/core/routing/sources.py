@@ -297,7 +297,7 @@ class LocalModelSource:
         from dcpipelines.core.routing.costs import measured_costs
 
         given = costs.get("local_latency_ms") or {}
-        latency = {side: given.get(side) if given.get(side) is not None
+        latency = {side: float(given[side]) if given.get(side) is not None
                    else 1e3 * generation_info[side]["s_per_image"] for side in SIDES}
         table = measured_costs(latency["edge"], latency["cloud"], **{k: costs[k] for k in COST_SETTINGS})
         return table, {"edge": float("nan"), "cloud": float("nan")}
