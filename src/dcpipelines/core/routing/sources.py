@@ -187,6 +187,11 @@ class SceneWorldSource:
         examples["rendered"] = np.stack([render(s, self.world["image_size"]) for s in scenes[-k:]])
         return Measured(quality, examples, info, list(DIMENSIONS))
 
+    def annotate(self, measured: pd.DataFrame, frame: pd.DataFrame, seed: int,
+                 info: dict[str, dict[str, Any]]) -> pd.DataFrame:
+        """The measured table as it is (built-in qualities are measured again each run)."""
+        return measured
+
     def cost_model(self, generators_model: dict[str, Any], generation_info: dict[str, Any],
                    costs: dict[str, Any]) -> tuple[Any, dict[str, float]]:
         """Per-request costs on the shared device profiles (roofline estimate from the trained
@@ -289,6 +294,15 @@ class LocalModelSource:
                         {side: r.examples for side, r in sides.items()},
                         {side: {"source": r.source, "parameters": r.parameters, "s_per_image": r.s_per_image}
                          for side, r in sides.items()}, dims)
+
+    def annotate(self, measured: pd.DataFrame, frame: pd.DataFrame, seed: int,
+                 info: dict[str, dict[str, Any]]) -> pd.DataFrame:
+        """The measured table with what a later run needs to reuse it: the fingerprint of the
+        models, settings and prompts, each side's generation time per image and size."""
+        measured["fingerprint"] = self.fingerprint(frame, seed)
+        measured["s_per_image"] = measured["side"].map({s: info[s]["s_per_image"] for s in info})
+        measured["generator_parameters"] = measured["side"].map({s: info[s]["parameters"] for s in info})
+        return measured
 
     def cost_model(self, generators_model: dict[str, Any], generation_info: dict[str, Any],
                    costs: dict[str, Any]) -> tuple[Any, dict[str, float]]:

@@ -80,12 +80,8 @@ def generate_and_measure(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndar
                                   measured_quality_cache)
     if result.reused is not None:
         return result.reused, {"prompts": np.asarray([])}, result.info
-    measured = measured_table(frame["prompt_id"].to_numpy(), result.quality, result.dimensions)
-    if model_source.local:
-        measured["fingerprint"] = model_source.fingerprint(frame, seed)
-        measured["s_per_image"] = measured["side"].map({s: result.info[s]["s_per_image"] for s in result.info})
-        measured["generator_parameters"] = measured["side"].map(
-            {s: result.info[s]["parameters"] for s in result.info})
+    measured = model_source.annotate(measured_table(frame["prompt_id"].to_numpy(), result.quality,
+                                                    result.dimensions), frame, seed, result.info)
     examples = dict(result.examples)
     examples["prompts"] = np.asarray(frame["prompt"].tolist()[-int(model_source.world["example_images"]):])
     return measured, examples, result.info
