@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 # Nothing reaches for the network at run time, and no tool phones home.
 export KEDRO_DISABLE_TELEMETRY := true
@@ -29,6 +30,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the project with its pinned dependencies
 
+# The tests also need the optional Flower extra (flwr[simulation], Ray): `make demo` does not.
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,flower]"
+	touch $(TEST_STAMP)
+
 demo: install ## install, then run every pipeline on the shipped data
 	$(BIN)/kedro run
 	@echo
@@ -40,11 +46,12 @@ demo: install ## install, then run every pipeline on the shipped data
 	@echo "  mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000   # then http://127.0.0.1:5000"
 	@echo "  kedro viz run                                                   # then http://127.0.0.1:4141"
 
-test: install ## install, then run the whole test suite (unit tests + smoke runs with --env test)
+test: $(TEST_STAMP) lint ## install (with the flower extra), lint, then run the whole test suite
 	$(BIN)/python -m pytest
 
-lint: install ## ruff over src, tests and benchmarks
+lint: $(STAMP) ## ruff over src, tests and benchmarks; mypy over src/dcpipelines/core
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src/dcpipelines/core
 
 viz: install ## open the pipeline graph in kedro-viz
 	$(BIN)/kedro viz run

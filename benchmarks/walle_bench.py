@@ -1,4 +1,4 @@
-"""Benchmarks of the walle pieces on this machine: batch-1 latency of every registered device
+"""Benchmarks of the walle pieces on this machine: batch-1 latency of walle's reference edge
 model under torch eager, onnxruntime and MNN; concurrent vs sequential MNN tasks; stream
 processing events/s on one core; wall time of the 1,000,000-device release simulation.
 
@@ -16,11 +16,10 @@ import numpy as np
 from dcpipelines.core.devices.deployment import (
     Policy,
     ReleaseConfig,
-    compare_strategies,
+    compare_release_strategies,
     make_fleet,
 )
 from dcpipelines.core.devices.mnn_runtime import export_in_memory
-from dcpipelines.core.devices.registry import registered_device_models
 from dcpipelines.core.devices.runtimes import compare_latency
 from dcpipelines.core.devices.stream import (
     StreamProcessor,
@@ -30,17 +29,18 @@ from dcpipelines.core.devices.stream import (
     measure_throughput,
 )
 from dcpipelines.core.devices.task_runner import DeviceTask, compare_concurrency
+from dcpipelines.core.nn.edge_models import reference_edge_models
 
 
 def latency() -> None:
     print("| model | torch eager ms | onnxruntime ms | MNN ms | MNN / torch |")
     print("| --- | --- | --- | --- | --- |")
-    for name, entry in registered_device_models().items():
-        model = entry.builder()
-        export = export_in_memory(model, entry.example_input, name)
+    for name, entry in reference_edge_models().items():
+        model = entry["module"]
+        export = export_in_memory(model, entry["example_input"], name)
         with tempfile.TemporaryDirectory() as scratch:
             onnx_path, mnn_path = export.write(scratch)
-            result = compare_latency(model, entry.example_input, onnx_path, mnn_path,
+            result = compare_latency(model, entry["example_input"], onnx_path, mnn_path,
                                      rounds=20, repeats=100)
         t, o, m = (result[k]["median_ms"] for k in ("torch", "onnxruntime", "mnn"))
         print(f"| {name} | {t:.4f} | {o:.4f} | {m:.4f} | {m / t:.2f} |")
@@ -49,11 +49,11 @@ def latency() -> None:
 def concurrency() -> None:
     rng = np.random.default_rng(0)
     for name in ("image_cnn32", "digits_cnn"):
-        entry = registered_device_models()[name]
-        export = export_in_memory(entry.builder(), entry.example_input, name)
+        entry = reference_edge_models()[name]
+        export = export_in_memory(entry["module"], entry["example_input"], name)
         with tempfile.TemporaryDirectory() as scratch:
             _, path = export.write(scratch)
-            shape = (1000, *entry.example_input.shape[1:])
+            shape = (1000, *entry["example_input"].shape[1:])
             for workers in (2, 4):
                 tasks = [DeviceTask(f"t{i}", path, rng.random(shape, dtype=np.float32))
                          for i in range(4)]
@@ -78,7 +78,7 @@ def deployment() -> None:
     for size in (10_000, 100_000, 1_000_000):
         start = time.perf_counter()
         fleet = make_fleet(size, seed=0)
-        compare_strategies(fleet, Policy(min_os_version=11), ReleaseConfig(), seed=0)
+        compare_release_strategies(fleet, Policy(min_os_version=11), ReleaseConfig(), seed=0)
         print(f"release simulation, 3 strategies, {size:,} devices: "
               f"{time.perf_counter() - start:.2f} s")
 

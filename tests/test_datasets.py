@@ -60,3 +60,32 @@ def test_binary_file_round_trip_and_type_check(tmp_path):
     with pytest.raises(DatasetError, match="expected bytes"):
         dataset.save("text")
     assert dataset.load() == b"\x00model"
+
+
+def test_device_models_round_trip_one_file_per_model_and_a_folder_over_all(tmp_path):
+    import torch
+
+    from dcpipelines.core.nn.edge_models import DigitsMLP
+    from dcpipelines.datasets import DeviceModelsDataset
+
+    def entry(hidden):
+        return {"module": DigitsMLP(hidden=hidden).eval(), "example_input": torch.zeros(1, 1, 8, 8),
+                "description": f"mlp {hidden}"}
+
+    first = DeviceModelsDataset(str(tmp_path / "device_models" / "first"))
+    first.save({"first_a": entry(4), "first_b": entry(8)})
+    assert sorted(p.name for p in (tmp_path / "device_models" / "first").iterdir()) == ["first_a.pt", "first_b.pt"]
+    first.save({"first_a": entry(4)})  # a model no longer handed disappears
+    DeviceModelsDataset(str(tmp_path / "device_models" / "second")).save({"second_c": entry(16)})
+    every = DeviceModelsDataset(str(tmp_path / "device_models")).load()
+    assert sorted(every) == ["first_a", "second_c"]
+    x = torch.rand(1, 1, 8, 8)
+    original = entry(16)["module"]
+    assert every["second_c"]["description"] == "mlp 16"
+    assert every["second_c"]["module"](x).shape == original(x).shape
+    assert DeviceModelsDataset(str(tmp_path / "missing")).load() == {}
+    with pytest.raises(DatasetError, match="identifier"):
+        first.save({"not valid": entry(4)})
+    DeviceModelsDataset(str(tmp_path / "device_models" / "third")).save({"first_a": entry(4)})
+    with pytest.raises(DatasetError, match="two handed models"):
+        DeviceModelsDataset(str(tmp_path / "device_models")).load()

@@ -8,6 +8,7 @@ from kedro.framework.project import configure_project
 
 
 def main(*args, **kwargs):
+    """Run the project's Kedro CLI (``python -m dcpipelines``)."""
     package_name = Path(__file__).parent.name
     configure_project(package_name)
     run = find_run_command(package_name)

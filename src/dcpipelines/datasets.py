@@ -7,8 +7,7 @@ and never touch files or MLflow themselves.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import logging
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
+from dcpipelines.core.atomic import write_file_atomically, write_folder_atomically
 from dcpipelines.core.data import (
     ImageSet,
     read_click_log,
@@ -24,6 +24,8 @@ from dcpipelines.core.data import (
     read_script,
 )
 from dcpipelines.core.reporting import Report, read_metrics, write_report
+
+logger = logging.getLogger(__name__)
 
 
 class _RawFileDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
@@ -72,12 +74,6 @@ class ImageTableDataset(_RawFileDataset):
     reader = staticmethod(read_image_table)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 class _AtomicFileDataset(AbstractDataset[Any, Any]):
     """A local file written to a temporary sibling and renamed into place.
 
@@ -95,18 +91,7 @@ class _AtomicFileDataset(AbstractDataset[Any, Any]):
         self.metadata = metadata
 
     def _write(self, writer: Callable[[str], None]) -> None:
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        handle, staging = tempfile.mkstemp(
-            prefix=f".{self._filepath.name}-", dir=self._filepath.parent
-        )
-        os.close(handle)
-        try:
-            writer(staging)
-            os.chmod(staging, 0o666 & ~_umask())  # mkstemp makes files private (0600)
-            os.replace(staging, self._filepath)
-        except BaseException:
-            Path(staging).unlink(missing_ok=True)
-            raise
+        write_file_atomically(self._filepath, writer)
 
     def _exists(self) -> bool:
         return self._filepath.is_file()
@@ -125,31 +110,55 @@ class AtomicParquetDataset(_AtomicFileDataset):
         self._write(lambda path: data.to_parquet(path, **{"index": False, **self._save_args}))
 
 
-class OptionalParquetDataset(AtomicParquetDataset):
-    """A parquet cache: loads as ``None`` while the file does not exist yet.
+class CacheDataset(_AtomicFileDataset):
+    """The store of the project's one cache (:mod:`dcpipelines.core.cache`): a value in a local
+    file (``.pt``: ``torch.save`` of tensors, strings and numbers; ``.parquet``: a table) and,
+    next to it, the key it was built under (``<file>.key``).
 
-    Used in pairs with an output entry on the same file, so that a node can reuse its previous
-    output (it compares a stored fingerprint with its inputs and recomputes on a mismatch).
+    Saving a :class:`~dcpipelines.core.cache.Cached` builds and writes the value only when the
+    stored key differs (or nothing is stored); saving a plain value writes it. Loading returns
+    the stored value.
     """
+
+    def load(self) -> Any:
+        if self._filepath.suffix == ".parquet":
+            return pd.read_parquet(self._filepath)
+        import torch
+
+        return torch.load(self._filepath, map_location="cpu", weights_only=True)
+
+    def save(self, data: Any) -> None:
+        from dcpipelines.core.cache import Cached
+
+        if not isinstance(data, Cached):
+            data = Cached(None, lambda _previous, value=data: value)
+            self._key_path.unlink(missing_ok=True)  # a plain value always replaces the stored one
+        stored = self._key_path.read_text() if self._key_path.is_file() and self._filepath.is_file() else None
+        if data.reuses(stored):
+            logger.info("%s: reusing the stored value (same key %s)", self._filepath, stored)
+            return
+        previous = self.load() if self._filepath.is_file() else None
+        value = data.build(previous)
+        self._key_path.unlink(missing_ok=True)  # no stale key while the value is replaced
+        if self._filepath.suffix == ".parquet":
+            self._write(lambda path: value.to_parquet(path, index=False))
+        else:
+            import torch
+
+            self._write(lambda path: torch.save(value, path))
+        write_file_atomically(self._key_path, lambda path: Path(path).write_text(data.stored_key))
+
+    @property
+    def _key_path(self) -> Path:
+        return self._filepath.with_name(self._filepath.name + ".key")
+
+
+class OptionalParquetDataset(AtomicParquetDataset):
+    """A parquet table that loads as ``None`` while the file does not exist yet (the measured
+    qualities of local models, reused by route_t2i while models, settings and prompts match)."""
 
     def load(self) -> pd.DataFrame | None:
         return super().load() if self._filepath.is_file() else None
-
-
-class OptionalTorchDataset(_AtomicFileDataset):
-    """A ``torch.save`` dict of tensors, strings and numbers; ``None`` while missing."""
-
-    def load(self) -> dict[str, Any] | None:
-        import torch
-
-        if not self._filepath.is_file():
-            return None
-        return torch.load(self._filepath, map_location="cpu", weights_only=True)
-
-    def save(self, data: dict[str, Any]) -> None:
-        import torch
-
-        self._write(lambda path: torch.save(data, path))
 
 
 class ImageSetDataset(_AtomicFileDataset):
@@ -185,6 +194,56 @@ class BinaryFileDataset(_AtomicFileDataset):
         if not isinstance(data, bytes | bytearray):
             raise DatasetError(f"{self._filepath}: expected bytes, got {type(data).__name__}")
         self._write(lambda path: Path(path).write_bytes(data))
+
+
+class DeviceModelsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
+    """Device-side models handed to ``on_device``: one ``<name>.pt`` file per model under
+    ``path`` (``torch.save`` of the entry ``{"module", "example_input", "description"}``; the
+    module classes live in ``dcpipelines.core``).
+
+    Saving replaces the folder atomically, so a model a pipeline no longer hands disappears.
+    Loading reads every ``.pt`` file under ``path``, sub-folders included, so one entry over the
+    parent folder sees the models of every pipeline; a missing folder loads as ``{}``.
+    """
+
+    def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
+        self._path = Path(path)
+        self.metadata = metadata
+
+    def load(self) -> dict[str, Any]:
+        import torch
+
+        models: dict[str, Any] = {}
+        for file in sorted(self._path.rglob("*.pt")) if self._path.is_dir() else []:
+            if any(part.startswith(".") for part in file.relative_to(self._path).parts):
+                continue  # a save in progress or a retired copy
+            if file.stem in models:
+                raise DatasetError(f"{self._path}: two handed models are named {file.stem!r}; "
+                                   "prefix every model name with its pipeline's name")
+            models[file.stem] = torch.load(file, map_location="cpu", weights_only=False)
+        return models
+
+    def save(self, data: dict[str, Any]) -> None:
+        import torch
+
+        from dcpipelines.core.devices.models import check_entry
+
+        if not isinstance(data, dict):
+            raise DatasetError(f"{self._path}: expected a dict of device models, got {type(data).__name__}")
+        for name, entry in data.items():
+            check_entry(name, entry)
+
+        def write(staging: Path) -> None:
+            for name, entry in data.items():
+                torch.save(dict(entry), staging / f"{name}.pt")
+
+        write_folder_atomically(self._path, write)
+
+    def _exists(self) -> bool:
+        return self._path.is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
 
 
 class ReportDataset(AbstractDataset[Report, dict[str, float]]):

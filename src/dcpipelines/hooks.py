@@ -10,8 +10,6 @@ from typing import Any
 import numpy as np
 from kedro.framework.hooks import hook_impl
 
-DEFAULT_SEED = 42
-
 
 def _git_commit(project_path: Path) -> tuple[str, bool]:
     """The current commit and whether the work tree has uncommitted changes."""
@@ -31,19 +29,23 @@ def _git_commit(project_path: Path) -> tuple[str, bool]:
     return commit, dirty
 
 
-class OfflineAndSeedHooks:
-    """Seed Python, NumPy and (when loaded) torch before every node.
+class SeedHooks:
+    """Seed Python, NumPy and (when loaded) torch before every node with the global ``seed``
+    parameter (the same seed every pipeline's ``seed`` defaults to; ``--params seed=N`` sets both).
 
     Nodes take explicit seeds from their parameters; this is a second line of defence so that
     a library drawing from a global generator is deterministic too.
     """
 
     def __init__(self) -> None:
-        self.seed = DEFAULT_SEED
+        self.seed = 0
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
-        self.seed = int(context.params.get("seed", DEFAULT_SEED))
+        if "seed" not in context.params:
+            raise KeyError("no global `seed` parameter: conf/base/parameters.yml must set "
+                           "`seed: ${runtime_params:seed,${globals:seed}}`")
+        self.seed = int(context.params["seed"])
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:

@@ -44,6 +44,7 @@ def runs_table(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line entry point: list or compare tracked runs."""
     parser = argparse.ArgumentParser(
         prog="dcpipelines-runs",
         description="List the runs in the project's MLflow store with their metrics.",

@@ -1,6 +1,6 @@
 """The shared report every method pipeline ends with.
 
-A :class:`Report` holds the flat numeric metrics named in the method's issue, the paper's
+A :class:`Report` holds the flat numeric metrics the method pipeline measures, the paper's
 claims next to what we measured, figures and small tables. :func:`write_report` writes it
 under one folder as ``metrics.json``, ``report.md``, ``plots/*.png`` and ``tables/*.csv``,
 atomically: the previous report stays in place until the new one is complete.
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from dcpipelines.core.atomic import write_folder_atomically
 
 # Metrics measured on the wall clock (timings, throughputs, speed-ups) change from run to run;
 # their names end in one of these, so that determinism checks can leave them out.
@@ -64,14 +63,15 @@ class Report:
 def flat_numeric_metrics(metrics: dict[str, Any], where: str = "report") -> dict[str, float]:
     """Check metrics are a flat mapping of names to finite numbers; ints stay ints."""
     clean: dict[str, float] = {}
-    for key, value in metrics.items():
+    for key, raw in metrics.items():
+        value: Any = raw
         if isinstance(value, bool) or not isinstance(value, int | float):
-            try:
-                value = value.item()  # numpy and torch scalars
-            except AttributeError:
+            item = getattr(value, "item", None)  # numpy and torch scalars
+            if item is None:
                 raise TypeError(
                     f"{where}: metric {key!r} must be a number, got {type(value).__name__}"
-                ) from None
+                )
+            value = item()
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{where}: metric {key!r} is {value}; metrics.json takes finite numbers")
         clean[str(key)] = value
@@ -103,13 +103,8 @@ def render_markdown(report: Report) -> str:
 
 def write_report(report: Report, directory: str | Path) -> Path:
     """Write the report into ``directory``, replacing the previous one only once complete."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        staging.chmod(0o777 & ~mask)  # mkdtemp makes the folder private (0700)
+
+    def write(staging: Path) -> None:
         (staging / "metrics.json").write_text(json.dumps(report.metrics, indent=2) + "\n")
         (staging / "report.md").write_text(render_markdown(report))
         if report.figures:
@@ -120,22 +115,8 @@ def write_report(report: Report, directory: str | Path) -> Path:
             (staging / "tables").mkdir()
             for name, table in report.tables.items():
                 table.to_csv(staging / "tables" / f"{name}.csv", index=False)
-        _swap_into_place(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return directory
 
-
-def _swap_into_place(staging: Path, directory: Path) -> None:
-    retired = None
-    if directory.exists():
-        retired = directory.with_name(f".{directory.name}-retired")
-        shutil.rmtree(retired, ignore_errors=True)
-        directory.rename(retired)
-    staging.rename(directory)
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)
+    return write_folder_atomically(directory, write)
 
 
 def read_metrics(directory: str | Path) -> dict[str, float]:

@@ -17,6 +17,8 @@ SEED_OFFSETS: dict[str, int] = {
     "route_t2i.single_metric_training": 202,
     "route_t2i.random_router": 301,
     "nn.augmentation": 1,
+    "route_t2i.edge_generator": 0,
+    "route_t2i.cloud_generator": 1,
 }
 
 

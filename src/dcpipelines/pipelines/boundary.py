@@ -15,6 +15,7 @@ CLOUD_TAG = "cloud"
 
 
 def is_device_dataset(name: str) -> bool:
+    """Whether a (possibly namespaced) dataset name is device-only data."""
     return name.rsplit(".", 1)[-1].startswith(DEVICE_PREFIX)
 
 

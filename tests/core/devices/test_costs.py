@@ -1,16 +1,12 @@
-"""Device profiles, the cost model and the device-model registry."""
+"""Device profiles, the cost model and the hand-off form of device models."""
 
 import pytest
 import torch
 
 from dcpipelines.core.devices.costs import cost_table, count_flops
-from dcpipelines.core.devices.edge_models import DigitsMLP
+from dcpipelines.core.devices.models import DeviceModel, check_entry, device_models, hand_off
 from dcpipelines.core.devices.profiles import PROFILES, profile_table
-from dcpipelines.core.devices.registry import (
-    get_device_model,
-    register_device_model,
-    registered_device_models,
-)
+from dcpipelines.core.nn.edge_models import DigitsMLP, reference_edge_models
 
 
 @pytest.mark.parametrize("profile", list(PROFILES.values()), ids=list(PROFILES))
@@ -40,26 +36,29 @@ def test_flop_counter_counts_a_linear_layer():
     assert count_flops(DigitsMLP(hidden=32), torch.zeros(1, 1, 8, 8)) == 2 * (64 * 32 + 32 * 32 + 32 * 10)
 
 
-def test_registry_holds_the_edge_models_and_takes_new_ones():
-    assert {"digits_cnn", "digits_mlp", "item_embedding_scorer", "image_cnn32"} <= set(
-        registered_device_models()
-    )
-    entry = register_device_model("tiny_mlp_for_test", lambda: DigitsMLP(hidden=8).eval(),
-                                  torch.zeros(1, 1, 8, 8), "test")
-    assert get_device_model("tiny_mlp_for_test") is entry
-    with pytest.raises(KeyError, match="no device model 'nope'"):
-        get_device_model("nope")
+def _entry(hidden: int) -> dict:
+    return {"module": DigitsMLP(hidden=hidden).eval(), "example_input": torch.zeros(1, 1, 8, 8),
+            "description": "test"}
+
+
+def test_hand_off_names_models_after_their_pipeline_and_checks_them():
+    handed = hand_off("walle", reference_edge_models())
+    assert set(handed) == {"walle_digits_cnn", "walle_digits_mlp", "walle_item_embedding_scorer",
+                           "walle_image_cnn32"}
+    checked = device_models({"b_model": _entry(8), "a_model": _entry(8)})
+    assert list(checked) == ["a_model", "b_model"] and isinstance(checked["a_model"], DeviceModel)
     with pytest.raises(ValueError, match="identifier"):
-        register_device_model("bad name", DigitsMLP, torch.zeros(1))
+        check_entry("bad name", _entry(8))
+    with pytest.raises(ValueError, match="fields"):
+        check_entry("no_description", {"module": DigitsMLP(), "example_input": torch.zeros(1, 64)})
+    with pytest.raises(ValueError, match="nn.Module"):
+        check_entry("not_a_module", {**_entry(8), "module": lambda x: x})
+    with pytest.raises(ValueError, match="batch-1"):
+        check_entry("batch_of_two", {**_entry(8), "example_input": torch.zeros(2, 1, 8, 8)})
 
 
 def test_cost_table_measures_and_estimates_every_model_on_every_profile():
-    models = {
-        "small": register_device_model("small_for_test", lambda: DigitsMLP(hidden=8).eval(),
-                                       torch.zeros(1, 1, 8, 8)),
-        "large": register_device_model("large_for_test", lambda: DigitsMLP(hidden=512).eval(),
-                                       torch.zeros(1, 1, 8, 8)),
-    }
+    models = device_models({"small_for_test": _entry(8), "large_for_test": _entry(512)})
     measured, estimates = cost_table(models, dict(rounds=1, repeats=3, warmup=1))
     measured = measured.set_index("model")
     assert measured.loc["large_for_test", "flops"] > 50 * measured.loc["small_for_test", "flops"]

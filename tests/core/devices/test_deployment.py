@@ -9,7 +9,7 @@ from dcpipelines.core.devices.deployment import (
     Policy,
     ReleaseConfig,
     assign_stages,
-    compare_strategies,
+    compare_release_strategies,
     make_fleet,
     simulate_release,
 )
@@ -87,6 +87,6 @@ def test_a_light_notification_beats_a_bundle_on_a_saturated_push_channel():
 
 
 def test_same_seed_same_result():
-    a, _ = compare_strategies(FLEET, POLICY, ReleaseConfig(), seed=5)
-    b, _ = compare_strategies(FLEET, POLICY, ReleaseConfig(), seed=5)
+    a, _ = compare_release_strategies(FLEET, POLICY, ReleaseConfig(), seed=5)
+    b, _ = compare_release_strategies(FLEET, POLICY, ReleaseConfig(), seed=5)
     assert a.equals(b)

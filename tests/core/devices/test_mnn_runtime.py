@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from dcpipelines.core.devices.edge_models import DigitsCNN, DigitsMLP, ItemEmbeddingScorer
 from dcpipelines.core.devices.mnn_runtime import (
     MnnExportError,
     MnnModel,
@@ -12,6 +11,7 @@ from dcpipelines.core.devices.mnn_runtime import (
     export_to_mnn,
 )
 from dcpipelines.core.devices.task_runner import DeviceTask, compare_concurrency
+from dcpipelines.core.nn.edge_models import DigitsCNN, DigitsMLP, ItemEmbeddingScorer
 
 
 def _models():

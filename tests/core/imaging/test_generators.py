@@ -4,7 +4,7 @@ import pytest
 from dcpipelines.core.imaging.generators import (
     GeneratorSpec,
     count_parameters,
-    generate,
+    generate_images,
     pack_generator,
     train_generator,
     unpack_generator,
@@ -27,9 +27,9 @@ def test_training_lowers_the_loss_and_is_deterministic(data):
     again, history_again = train_generator(spec, text, images, seed=3)
     assert history[-1] < history[0]
     assert history == history_again
-    out = generate(model, text)
+    out = generate_images(model, text)
     assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
-    assert np.array_equal(out, generate(again, text))
+    assert np.array_equal(out, generate_images(again, text))
 
 
 def test_cloud_sized_generator_has_more_parameters_and_round_trips(data):
@@ -40,7 +40,7 @@ def test_cloud_sized_generator_has_more_parameters_and_round_trips(data):
     large, history = train_generator(cloud, text, images, seed=0)
     assert count_parameters(large) > 4 * count_parameters(small)
     restored = unpack_generator(pack_generator(large, cloud, history))
-    assert np.allclose(generate(restored, text), generate(large, text))
+    assert np.allclose(generate_images(restored, text), generate_images(large, text))
 
 
 def test_bad_shapes_are_errors(data):

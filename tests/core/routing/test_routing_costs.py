@@ -1,10 +1,10 @@
 import pytest
 
-from dcpipelines.core.routing.costs import estimate_costs
+from dcpipelines.core.routing.costs import estimate_request_costs
 
 
 def _costs():
-    return estimate_costs(edge_flops=2e6, edge_bytes=4e5, cloud_flops=2e8, cloud_bytes=7e6,
+    return estimate_request_costs(edge_flops=2e6, edge_bytes=4e5, cloud_flops=2e8, cloud_bytes=7e6,
                           payload_bytes=1728, edge_profile="mid_range_phone",
                           cloud_profile="cloud_gpu_server", network_rtt_ms=60.0,
                           cloud_price_per_1k=0.5)
@@ -29,7 +29,7 @@ def test_budget_in_money_or_latency_becomes_a_cloud_share():
 
 def test_unknown_profile_is_named():
     with pytest.raises(ValueError, match="unknown device profile 'toaster'"):
-        estimate_costs(1, 1, 1, 1, 1, "toaster", "cloud_gpu_server", 1.0, 1.0)
+        estimate_request_costs(1, 1, 1, 1, 1, "toaster", "cloud_gpu_server", 1.0, 1.0)
 
 
 def test_measured_latencies_become_per_request_costs():

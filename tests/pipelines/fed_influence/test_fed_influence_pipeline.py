@@ -2,16 +2,15 @@
 
 from pathlib import Path
 
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from dcpipelines.config import load_parameters
 from dcpipelines.core.data import load_digits_table
 from dcpipelines.pipelines.fed_influence import create_pipeline
 
 ROOT = Path(__file__).resolve().parents[3]
-PARAMS = yaml.safe_load(
-    (ROOT / "conf/test/parameters_fed_influence.yml").read_text())["fed_influence"]
+PARAMS = load_parameters("fed_influence", env="test")
 REQUIRED = ["convex_spearman", "convex_pearson", "nonconvex_spearman", "nonconvex_pearson",
             "debug_precision_at_k", "k", "estimation_overhead_ratio"]
 

@@ -5,15 +5,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from dcpipelines.config import load_parameters
 from dcpipelines.core.data.errors import DataValidationError
-from dcpipelines.pipelines.fedsubavg import create_pipeline, nodes
+from dcpipelines.pipelines.fedsubavg import create_pipeline, nodes, report
 
 ROOT = Path(__file__).resolve().parents[3]
-PARAMS = yaml.safe_load((ROOT / "conf/test/parameters_fedsubavg.yml").read_text())["fedsubavg"]
+PARAMS = load_parameters("fedsubavg", env="test")
 REQUIRED = ["fedavg_final_metric", "fedsubavg_final_metric", "fedprox_final_metric",
             "target_metric", "fedavg_rounds_to_target", "fedsubavg_rounds_to_target",
             "num_clients", "num_rounds", "row_density"]
@@ -92,7 +92,7 @@ def test_rounds_to_target_is_minus_one_when_never_reached():
                            "metric": [0.5, 0.6, 0.4, 0.45]})
     summary = pd.DataFrame({"run": ["fedavg", "fedsubavg"], "best_metric": [0.6, 0.45],
                             "final_metric": [0.6, 0.45]})
-    metrics = nodes._run_metrics(summary, rounds)
+    metrics = report._run_metrics(summary, rounds)
     assert metrics["fedavg_rounds_to_target"] == 2
     assert metrics["fedsubavg_rounds_to_target"] == -1
     assert metrics["target_metric"] == pytest.approx(0.594)

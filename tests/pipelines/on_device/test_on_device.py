@@ -1,32 +1,66 @@
-"""The on_device pipeline on two registered models, with an in-memory catalog."""
+"""The on_device pipeline on models handed over through the catalog, with an in-memory catalog."""
 
+import pytest
 import torch
-from kedro.io import DataCatalog
+from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from dcpipelines.core.devices.edge_models import DigitsMLP
+from dcpipelines.core.devices.models import hand_off
 from dcpipelines.core.devices.profiles import PROFILES
-from dcpipelines.core.devices.registry import register_device_model
+from dcpipelines.core.nn.edge_models import DigitsMLP, reference_edge_models
 from dcpipelines.core.reporting import render_markdown
+from dcpipelines.datasets import DeviceModelsDataset
 from dcpipelines.pipelines.on_device import create_pipeline
 
 
-def test_on_device_profiles_a_model_another_pipeline_registered():
-    register_device_model("wide_mlp_from_elsewhere", lambda: DigitsMLP(hidden=256).eval(),
-                          torch.zeros(1, 1, 8, 8), "registered by another pipeline")
-    catalog = DataCatalog()
-    catalog["params:on_device.models"] = ["digits_cnn", "wide_mlp_from_elsewhere"]
+def _run(catalog: DataCatalog, models="all", handed: list[str] | None = None):
+    catalog["params:on_device.models"] = models
     catalog["params:on_device.latency"] = {"rounds": 1, "repeats": 3, "warmup": 1}
-    outputs = SequentialRunner().run(create_pipeline(), catalog)
+    outputs = SequentialRunner().run(create_pipeline(handed=handed), catalog)
     report = outputs["on_device.report"]
-    report = report.load() if hasattr(report, "load") else report
+    return report.load() if hasattr(report, "load") else report
+
+
+def test_on_device_profiles_the_models_pipelines_handed_over(tmp_path):
+    root = tmp_path / "device_models"
+    elsewhere = {"wide_mlp": {"module": DigitsMLP(hidden=256).eval(), "example_input": torch.zeros(1, 1, 8, 8),
+                              "description": "handed by another pipeline"}}
+    DeviceModelsDataset(str(root / "elsewhere")).save(hand_off("elsewhere", elsewhere))
+    DeviceModelsDataset(str(root / "walle")).save(hand_off("walle", reference_edge_models()))
+    catalog = DataCatalog({"device_models": DeviceModelsDataset(str(root))})
+    report = _run(catalog, ["walle_digits_cnn", "elsewhere_wide_mlp"])
     table = report.tables["device_costs"]
     assert len(table) == 2 * len(PROFILES)
     assert set(table["profile"]) == set(PROFILES)
     metrics = report.metrics
-    assert metrics["wide_mlp_from_elsewhere_params"] > metrics["digits_cnn_params"]
-    assert metrics["wide_mlp_from_elsewhere_mnn_bytes"] > 4 * metrics["wide_mlp_from_elsewhere_params"]
+    assert metrics["elsewhere_wide_mlp_params"] > metrics["walle_digits_cnn_params"]
+    assert metrics["elsewhere_wide_mlp_mnn_bytes"] > 4 * metrics["elsewhere_wide_mlp_params"]
     assert report.claims[0].holds is True
     lines = render_markdown(report).splitlines()
-    assert any("wide_mlp_from_elsewhere" in line and "raspberry_pi_4" in line for line in lines)
+    assert any("elsewhere_wide_mlp" in line and "raspberry_pi_4" in line for line in lines)
     assert "estimated_latency" in report.figures
+    with pytest.raises(ValueError, match="no handed model named"):
+        _run(DataCatalog({"device_models": DeviceModelsDataset(str(root))}), ["nope"])
+
+
+def test_with_nothing_handed_walle_reference_models_stand_in(tmp_path):
+    catalog = DataCatalog({"device_models": DeviceModelsDataset(str(tmp_path / "empty"))})
+    report = _run(catalog, ["walle_digits_mlp"])
+    assert report.metrics["models_profiled"] == 1
+    assert report.metrics["walle_digits_mlp_params"] == sum(p.numel() for p in DigitsMLP().parameters())
+
+
+def test_a_full_run_measures_after_every_hand_off():
+    pipeline = create_pipeline(handed=["walle.device_models", "route_t2i.device_models"])
+    measure = next(n for n in pipeline.nodes if n.name == "on_device.measure_device_models")
+    assert {"device_models", "walle.device_models", "route_t2i.device_models"} <= set(measure.inputs)
+    handed = {"walle_tiny": {"module": DigitsMLP(hidden=4).eval(), "example_input": torch.zeros(1, 1, 8, 8),
+                             "description": "tiny"}}
+    catalog = DataCatalog({"device_models": MemoryDataset(handed, copy_mode="assign"),
+                           "walle.device_models": MemoryDataset({}), "route_t2i.device_models": MemoryDataset({})})
+    catalog["params:on_device.models"] = "all"
+    catalog["params:on_device.latency"] = {"rounds": 1, "repeats": 2, "warmup": 1}
+    outputs = SequentialRunner().run(pipeline, catalog)
+    report = outputs["on_device.report"]
+    report = report.load() if hasattr(report, "load") else report
+    assert report.metrics["models_profiled"] == 1 and "walle_tiny_flops" in report.metrics

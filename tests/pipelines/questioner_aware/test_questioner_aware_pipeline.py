@@ -4,11 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from dcpipelines.datasets import OptionalParquetDataset, OptionalTorchDataset
+from dcpipelines.config import load_parameters
+from dcpipelines.datasets import CacheDataset
 from dcpipelines.pipelines.questioner_aware import create_pipeline, nodes
 from dcpipelines.pipelines.questioner_aware.pipeline import VARIANTS
 
@@ -35,8 +35,7 @@ def pairs_table() -> pd.DataFrame:
 
 
 def params() -> dict:
-    with open(ROOT / "conf" / "test" / "parameters_questioner_aware.yml") as handle:
-        values = yaml.safe_load(handle)["questioner_aware"]
+    values = load_parameters("questioner_aware", env="test")
     values["clustering"]["k"] = 2
     return values
 
@@ -47,10 +46,8 @@ def test_pipeline_reports_every_variant(tmp_path):
     catalog = DataCatalog({
         "mqdialog_pairs": MemoryDataset(pairs),
         "script_turns": MemoryDataset(turns),
-        "questioner_aware.embedding_cache": OptionalParquetDataset(str(tmp_path / "emb.parquet")),
-        "questioner_aware.query_embeddings": OptionalParquetDataset(str(tmp_path / "emb.parquet")),
-        "questioner_aware.base_decoder_cache": OptionalTorchDataset(str(tmp_path / "dec.pt")),
-        "questioner_aware.base_decoder": OptionalTorchDataset(str(tmp_path / "dec.pt")),
+        "questioner_aware.query_embeddings": CacheDataset(str(tmp_path / "emb.parquet")),
+        "questioner_aware.base_decoder": CacheDataset(str(tmp_path / "dec.pt")),
         **{f"params:questioner_aware.{k}": MemoryDataset(v) for k, v in params().items()},
     })
     outputs = SequentialRunner().run(create_pipeline(), catalog)
@@ -71,20 +68,27 @@ def test_pretraining_leaves_out_validation_and_test_turns():
     assert corpus == ["a line nobody says in a pair"]
 
 
-def test_embeddings_come_from_the_cache_when_present():
+def test_embeddings_come_from_the_stored_table_when_present(tmp_path):
     pairs = pairs_table()
     texts = sorted(set(pairs["query"]))
-    cache = pd.DataFrame({"text": texts, "embedding": [[float(i)] * 3 for i in range(len(texts))]})
-    table = nodes.embed_queries(pairs, cache, {"batch_size": 8})
-    assert table["embedding"].tolist() == cache["embedding"].tolist()  # nothing re-embedded
+    stored = pd.DataFrame({"text": texts, "embedding": [[float(i)] * 3 for i in range(len(texts))]})
+    store = CacheDataset(str(tmp_path / "emb.parquet"))
+    store.save(stored)
+    store.save(nodes.embed_queries(pairs, {"batch_size": 8}))  # other key: rebuilt from the memo
+    assert store.load()["embedding"].tolist() == stored["embedding"].tolist()  # nothing re-embedded
 
 
-def test_base_decoder_is_reused_only_for_the_same_inputs():
+def test_base_decoder_is_reused_only_for_the_same_inputs(tmp_path):
     decoder = params()["decoder"]
     texts = [*pairs_table()["query"], *pairs_table()["response"]] * 2
-    first = nodes.pretrain_base_decoder(texts, None, decoder, seed=0)
-    assert nodes.pretrain_base_decoder(texts, first, decoder, seed=0) is first
-    again = nodes.pretrain_base_decoder(texts, first, decoder, seed=1)
-    assert again is not first and again["fingerprint"] != first["fingerprint"]
+    store = CacheDataset(str(tmp_path / "dec.pt"))
+    store.save(nodes.pretrain_base_decoder(texts, decoder, seed=0))
+    first = store.load()
+    stamp = (tmp_path / "dec.pt").stat().st_mtime_ns
+    store.save(nodes.pretrain_base_decoder(texts, decoder, seed=0))
+    assert (tmp_path / "dec.pt").stat().st_mtime_ns == stamp  # same inputs: not trained again
+    store.save(nodes.pretrain_base_decoder(texts, decoder, seed=1))
+    again = store.load()
+    assert again["fingerprint"] != first["fingerprint"]
     key = next(iter(first["state_dict"]))
     assert not np.allclose(first["state_dict"][key].numpy(), again["state_dict"][key].numpy())

@@ -1,21 +1,25 @@
 """route_t2i: node behaviour and the whole graph on an in-memory catalog with the test config."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+import torch
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from dcpipelines.config import load_parameters
 from dcpipelines.core.data import read_prompts
 from dcpipelines.core.data.errors import DataValidationError
 from dcpipelines.core.reporting import Report
+from dcpipelines.core.routing.sources import pick_model_source, uses_local_models
+from dcpipelines.datasets import CacheDataset
 from dcpipelines.pipelines.route_t2i import create_pipeline, nodes
 
 ROOT = Path(__file__).resolve().parents[3]
-PARAMS = yaml.safe_load((ROOT / "conf/test/parameters_route_t2i.yml").read_text())["route_t2i"]
+PARAMS = load_parameters("route_t2i", env="test")
 PARTI = read_prompts(ROOT / "data/01_raw/prompts/PartiPrompts.tsv")
 
 
@@ -34,11 +38,11 @@ def test_prompt_mix_counts_every_prompt_once():
 
 def test_scene_prompts_splits_are_disjoint_and_sized():
     world = {**PARAMS["world"], "n_generator_train": 30, "n_router_train": 20, "n_test": 10}
-    table = nodes.build_scene_prompts(PARTI, 3, world, PARAMS["adapters"])
+    table = nodes.build_scene_prompts(PARTI, 3, pick_model_source(world, PARAMS["adapters"]))
     assert table["split"].value_counts().to_dict() == {"generator_train": 30, "router_train": 20, "test": 10}
     assert table["prompt"].is_unique
     assert (table["challenge"] == "level " + table["level"].astype(str)).all()
-    assert table.equals(nodes.build_scene_prompts(PARTI, 3, world, PARAMS["adapters"]))
+    assert table.equals(nodes.build_scene_prompts(PARTI, 3, pick_model_source(world, PARAMS["adapters"])))
 
 
 def _local(adapters=None, **paths):
@@ -48,40 +52,44 @@ def _local(adapters=None, **paths):
 
 def test_local_models_draw_a_seeded_partiprompts_sample():
     adapters = _local({"prompts": 40, "router_train_share": 0.25})
-    table = nodes.build_scene_prompts(PARTI, 5, PARAMS["world"], adapters)
+    table = nodes.build_scene_prompts(PARTI, 5, pick_model_source(PARAMS["world"], adapters))
     assert table["split"].value_counts().to_dict() == {"router_train": 10, "test": 30}
     assert table["prompt_id"].is_unique and set(table["prompt_id"]) <= set(PARTI["prompt_id"])
     parti = PARTI.set_index("prompt_id")
     assert (parti.loc[table["prompt_id"], "prompt"].to_numpy() == table["prompt"].to_numpy()).all()
     assert (parti.loc[table["prompt_id"], "challenge"].to_numpy() == table["challenge"].to_numpy()).all()
-    assert table.equals(nodes.build_scene_prompts(PARTI, 5, PARAMS["world"], adapters))
-    assert not table.equals(nodes.build_scene_prompts(PARTI, 6, PARAMS["world"], adapters))
+    assert table.equals(nodes.build_scene_prompts(PARTI, 5, pick_model_source(PARAMS["world"], adapters)))
+    assert not table.equals(nodes.build_scene_prompts(PARTI, 6, pick_model_source(PARAMS["world"], adapters)))
 
 
 def test_adapter_paths_are_all_or_nothing():
     half = _local(clip_scorer_path=None)
     with pytest.raises(DataValidationError, match="route_t2i.adapters.*clip_scorer_path null"):
-        nodes.build_scene_prompts(PARTI, 1, PARAMS["world"], half)
+        nodes.build_scene_prompts(PARTI, 1, pick_model_source(PARAMS["world"], half))
     with pytest.raises(DataValidationError, match="router_train_share"):
-        nodes.build_scene_prompts(PARTI, 1, PARAMS["world"], _local({"router_train_share": 1.0}))
-    assert nodes.local_models(_local()) and not nodes.local_models(PARAMS["adapters"])
+        nodes.build_scene_prompts(PARTI, 1, pick_model_source(PARAMS["world"], _local({"router_train_share": 1.0})))
+    assert uses_local_models(_local()) and not uses_local_models(PARAMS["adapters"])
 
 
-def test_local_models_keep_the_cached_builtin_models():
-    cached = {"fingerprint": "abc"}
-    assert nodes.fit_scorer(7, PARAMS["world"], PARAMS["scorer"], _local(), cached) is cached
-    assert nodes.fit_generators(None, None, 7, PARAMS["world"], PARAMS["generators"], _local(), cached) is cached
-    assert nodes.fit_scorer(7, PARAMS["world"], PARAMS["scorer"], _local(), None) == {"fingerprint": None}
+def test_local_models_keep_the_stored_builtin_models(tmp_path):
+    store = CacheDataset(str(tmp_path / "scorer.pt"))
+    local = pick_model_source(PARAMS["world"], _local())
+    store.save(local.fit_scorer(7, PARAMS["scorer"]))
+    assert store.load() == {}
+    store.save({"trained": torch.ones(2)})
+    store.save(nodes.fit_scorer(7, PARAMS["scorer"], local))
+    assert torch.equal(store.load()["trained"], torch.ones(2))
 
 
-def test_cached_scorer_is_reused_only_when_its_inputs_match():
-    from dcpipelines.core.imaging.scenes import DIMENSIONS
-    from dcpipelines.core.nn.decoder import fingerprint
-
-    stamp = fingerprint(PARAMS["scorer"], 7, PARAMS["world"]["image_size"], PARAMS["world"]["level_weights"],
-                        list(DIMENSIONS))
-    cached = {"fingerprint": stamp, "marker": True}
-    assert nodes.fit_scorer(7, PARAMS["world"], PARAMS["scorer"], PARAMS["adapters"], cached) is cached
+def test_stored_scorer_is_reused_only_when_its_settings_match(tmp_path):
+    store = CacheDataset(str(tmp_path / "scorer.pt"))
+    builtin = pick_model_source(PARAMS["world"], PARAMS["adapters"])
+    store.save(builtin.fit_scorer(7, PARAMS["scorer"]))
+    written = (tmp_path / "scorer.pt").stat().st_mtime_ns
+    store.save(builtin.fit_scorer(7, PARAMS["scorer"]))
+    assert (tmp_path / "scorer.pt").stat().st_mtime_ns == written
+    assert builtin.fit_scorer(7, {**PARAMS["scorer"], "epochs": 1}).key != builtin.fit_scorer(7, PARAMS["scorer"]).key
+    assert builtin.fit_scorer(8, PARAMS["scorer"]).key != builtin.fit_scorer(7, PARAMS["scorer"]).key
 
 
 class KeptDataset(MemoryDataset):
@@ -91,11 +99,12 @@ class KeptDataset(MemoryDataset):
         pass
 
 
-def _run(params: dict, measured_cache=None) -> tuple[Report, dict]:
+def _run(params: dict, measured_cache=None, models=None) -> tuple[Report, dict]:
+    models = models or Path(tempfile.mkdtemp(prefix="route_t2i-models-"))
     catalog = DataCatalog({
         "t2i_prompts": MemoryDataset(PARTI),
-        "route_t2i.generators_cache": MemoryDataset(None),
-        "route_t2i.scorer_cache": MemoryDataset(None),
+        "route_t2i.generators": CacheDataset(str(models / "generators.pt")),
+        "route_t2i.scorer": CacheDataset(str(models / "scorer.pt")),
         "route_t2i.measured_quality_cache": MemoryDataset(measured_cache),
         "route_t2i.measured_quality": KeptDataset(),
     })

@@ -4,10 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from dcpipelines.config import load_parameters
 from dcpipelines.core.data import load_digits_table
 from dcpipelines.core.reporting import Report
 from dcpipelines.datasets import AtomicParquetDataset
@@ -24,7 +24,7 @@ ISSUE_METRICS = {
 
 
 def _params() -> dict:
-    params = yaml.safe_load((ROOT / "conf" / "test" / "parameters_walle.yml").read_text())["walle"]
+    params = load_parameters("walle", env="test")
     params["deployment"]["fleet_sizes"] = [3000]
     params["stream"]["generator"]["users"] = 30
     return params

@@ -9,14 +9,15 @@ model and to upload one inference's output.
 from __future__ import annotations
 
 import tempfile
+from typing import Any
 
 import pandas as pd
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from dcpipelines.core.devices.mnn_runtime import MnnModel, export_in_memory
+from dcpipelines.core.devices.models import DeviceModel
 from dcpipelines.core.devices.profiles import PROFILES, DeviceProfile
-from dcpipelines.core.devices.registry import DeviceModel
 from dcpipelines.core.devices.runtimes import compare_latency
 
 
@@ -29,8 +30,8 @@ def count_flops(model: torch.nn.Module, example_input: torch.Tensor) -> int:
 
 
 def measure_model(entry: DeviceModel, latency: dict[str, int]) -> dict[str, float]:
-    """Host measurements of one registered model."""
-    model = entry.builder().eval()
+    """Host measurements of one handed model."""
+    model = entry.module.eval()
     example = entry.example_input
     export = export_in_memory(model, example, entry.name)
     params = sum(p.numel() for p in model.parameters())
@@ -54,7 +55,7 @@ def measure_model(entry: DeviceModel, latency: dict[str, int]) -> dict[str, floa
     }
 
 
-def estimate_costs(measured: dict[str, float], profile: DeviceProfile) -> dict[str, float]:
+def estimate_profile_costs(measured: dict[str, Any], profile: DeviceProfile) -> dict[str, Any]:
     """Per-profile estimates for one measured model."""
     estimate = profile.estimate(
         flops=measured["flops"],
@@ -77,8 +78,8 @@ def cost_table(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(host measurements per model, estimates per model and profile)."""
     measured = [measure_model(entry, latency) for entry in models.values()]
-    estimates = [estimate_costs(m, p) for m in measured for p in (profiles or PROFILES).values()]
+    estimates = [estimate_profile_costs(m, p) for m in measured for p in (profiles or PROFILES).values()]
     return pd.DataFrame(measured), pd.DataFrame(estimates)
 
 
-__all__ = ["cost_table", "count_flops", "estimate_costs", "measure_model"]
+__all__ = ["cost_table", "count_flops", "estimate_profile_costs", "measure_model"]

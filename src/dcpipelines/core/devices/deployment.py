@@ -248,7 +248,7 @@ def simulate_release(
                          bytes_moved, push_channel)
 
 
-def compare_strategies(
+def compare_release_strategies(
     fleet: Fleet, policy: Policy, config: ReleaseConfig, seed: int
 ) -> tuple[pd.DataFrame, dict[str, ReleaseResult]]:
     """One row per strategy: p50/p99 delivery lag, peak cloud requests/s, bytes moved."""
@@ -266,7 +266,7 @@ __all__ = [
     "ReleaseConfig",
     "ReleaseResult",
     "assign_stages",
-    "compare_strategies",
+    "compare_release_strategies",
     "make_fleet",
     "simulate_release",
 ]

@@ -40,6 +40,7 @@ def _history_matrix(history: pd.Series, max_history: int) -> torch.Tensor:
 
 
 def check_click_log(table: pd.DataFrame) -> None:
+    """Raise a DataValidationError naming the column and the fix when the click log lacks a field."""
     missing = [c for c in CLICK_COLUMNS if c not in table.columns]
     if missing:
         raise DataValidationError(

@@ -75,11 +75,13 @@ def flip_labels(split: DigitsSplit, clients: list[int]) -> DigitsSplit:
 
 
 def logistic_logits(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Logits of multinomial logistic regression with flat parameters ``theta``."""
     w = theta[: PIXELS * NUM_CLASSES].view(PIXELS, NUM_CLASSES)
     return x @ w + theta[PIXELS * NUM_CLASSES:]
 
 
 def mlp_logits(hidden: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """A logits function of a one-hidden-layer MLP whose parameters are one flat vector."""
     def logits(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         a = PIXELS * hidden
         w1, b1 = theta[:a].view(PIXELS, hidden), theta[a:a + hidden]
@@ -92,6 +94,7 @@ def mlp_logits(hidden: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tens
 
 
 def init_params(kind: str, hidden: int, seed: int) -> torch.Tensor:
+    """Seeded flat initial parameters of the ``kind`` model (``logistic`` or ``mlp``)."""
     g = torch.Generator().manual_seed(seed)
     if kind == "logistic":
         return torch.zeros(PIXELS * NUM_CLASSES + NUM_CLASSES)
@@ -116,6 +119,7 @@ def make_loss(kind: str, hidden: int, l2: float):
 
 
 def make_problem(split: DigitsSplit, model: dict, training: dict, seed: int) -> FederatedProblem:
+    """The federated training problem of a digits split, model and training settings."""
     loss, _ = make_loss(model["kind"], model.get("hidden", 0), model["l2"])
     return FederatedProblem(
         loss, split.client_data, split.client_sizes,
@@ -131,5 +135,6 @@ def eval_loss(model: dict, data: dict[str, torch.Tensor]) -> Callable[[torch.Ten
 
 
 def accuracy(model: dict, theta: torch.Tensor, data: dict[str, torch.Tensor]) -> float:
+    """Share of ``data`` the model with parameters ``theta`` labels correctly."""
     _, logits_fn = make_loss(model["kind"], model.get("hidden", 0), model["l2"])
     return float((logits_fn(theta, data["x"]).argmax(-1) == data["y"]).float().mean())

@@ -84,6 +84,7 @@ def round_seed(seed: int, round_index: int) -> int:
 
 
 def apply_delta(params: Mapping[str, torch.Tensor], delta: Mapping[str, torch.Tensor]) -> dict:
+    """Parameters plus an aggregated update (dense tensors and sparse rows)."""
     return {k: params[k] + delta[k].to(params[k].dtype) for k in params}
 
 

@@ -48,6 +48,7 @@ def encode_update(update: ClientUpdate) -> RecordDict:
 
 
 def decode_update(content: RecordDict) -> ClientUpdate:
+    """The client update a Flower reply carries."""
     arrays = content["arrays"].to_torch_state_dict()
     metrics = content["metrics"]
     dense = {k: v for k, v in arrays.items() if not k.endswith((ROWS, DELTA))}

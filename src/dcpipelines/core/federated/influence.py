@@ -128,6 +128,7 @@ def train_with_influence(problem: FederatedProblem) -> InfluenceRun:
 
 
 def timed_train(problem: FederatedProblem) -> tuple[torch.Tensor, float]:
+    """Train once without influence tracking; the final parameters and the wall time."""
     started = time.perf_counter()
     theta = train(problem)
     return theta, time.perf_counter() - started

@@ -92,15 +92,7 @@ def train_cohort(
     order = sorted(range(len(clients)), key=lambda c: -clients[c].num_samples)
     clients = [clients[c] for c in order]
     sparse_tables = set(clients[0].rows)
-    # ---- download: each client gets the dense parameters and its own rows of each table
-    start: dict[str, torch.Tensor] = {}
-    for name, value in global_params.items():
-        if name in sparse_tables:
-            r_max = max(c.rows[name].numel() for c in clients)
-            ids = _pad_stack([c.rows[name] for c in clients], r_max)  # pads with row 0
-            start[name] = value[ids]
-        else:
-            start[name] = value.unsqueeze(0).expand(len(clients), *value.shape).clone()
+    start = _download(global_params, clients, sparse_tables)
     params = {k: v.clone() for k, v in start.items()}
 
     sizes = [c.num_samples for c in clients]
@@ -131,7 +123,26 @@ def train_cohort(
         for k in params:
             params[k] = torch.cat([p[k] - lr * grads[k], params[k][a:]])
 
-    # ---- upload: deltas only; sparse tables as (row ids, row deltas) of the client's rows
+    return _upload(clients, params, start, sparse_tables)
+
+
+def _download(global_params: Mapping[str, torch.Tensor], clients: Sequence[ClientPartition],
+              sparse_tables: set[str]) -> dict[str, torch.Tensor]:
+    """Each client's starting parameters: the dense ones, and its own rows of each table."""
+    start: dict[str, torch.Tensor] = {}
+    for name, value in global_params.items():
+        if name in sparse_tables:
+            r_max = max(c.rows[name].numel() for c in clients)
+            ids = _pad_stack([c.rows[name] for c in clients], r_max)  # pads with row 0
+            start[name] = value[ids]
+        else:
+            start[name] = value.unsqueeze(0).expand(len(clients), *value.shape).clone()
+    return start
+
+
+def _upload(clients: Sequence[ClientPartition], params: dict[str, torch.Tensor],
+            start: dict[str, torch.Tensor], sparse_tables: set[str]) -> list[ClientUpdate]:
+    """Deltas only, in client-id order; sparse tables as (row ids, row deltas) of the client's rows."""
     updates = []
     for c, client in enumerate(clients):
         dense = {k: (params[k][c] - start[k][c]) for k in params if k not in sparse_tables}

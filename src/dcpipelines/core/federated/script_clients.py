@@ -34,6 +34,7 @@ class ScriptClients:
 
 
 def tokenize(text: str) -> list[str]:
+    """Lower-cased word and punctuation tokens of a line."""
     return TOKEN.findall(text.lower())
 
 
@@ -98,6 +99,7 @@ def build_script_clients(
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of rows whose highest logit is the label."""
     return float((logits.argmax(-1) == labels).float().mean())
 
 

@@ -111,7 +111,8 @@ class ClipScorer:
         """Unit-length text embeddings (N, D); each distinct text is encoded once."""
         import torch
 
-        texts, row = list(texts), {}
+        texts = list(texts)
+        row: dict[str, int] = {}
         for text in texts:
             row.setdefault(text, len(row))
         unique, out = list(row), []

@@ -8,7 +8,7 @@ and training, not from any rule written here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from dcpipelines.core.nn.fit import fit_minibatches
+from dcpipelines.core.nn.packing import pack_model, unpack_model
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Generator(nn.Module):
 
 
 def build_generator(spec: GeneratorSpec) -> nn.Module:
+    """An untrained generator of the given spec."""
     return Generator(spec)
 
 
@@ -75,26 +77,22 @@ def train_generator(spec: GeneratorSpec, text: np.ndarray, images: np.ndarray,
 
 
 @torch.no_grad()
-def generate(model: nn.Module, text: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def generate_images(model: nn.Module, text: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Images (N, H, W, 3) in [0, 1] for prompt embeddings (N, D)."""
     x = torch.as_tensor(text)
     return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).numpy()
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Number of parameters of a model."""
     return sum(p.numel() for p in model.parameters())
 
 
 def pack_generator(model: nn.Module, spec: GeneratorSpec, history: list[float]) -> dict[str, Any]:
-    """A plain dict of tensors, strings and numbers (loadable with ``weights_only=True``)."""
-    return {
-        "spec": asdict(spec),
-        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
-        "loss_history": [float(v) for v in history],
-    }
+    """The trained generator as a plain dict (see :mod:`dcpipelines.core.nn.packing`)."""
+    return pack_model(model, spec, history)
 
 
 def unpack_generator(packed: dict[str, Any]) -> nn.Module:
-    model = build_generator(GeneratorSpec(**packed["spec"]))
-    model.load_state_dict(packed["state_dict"])
-    return model.eval()
+    """The generator stored by :func:`pack_generator`, in eval mode."""
+    return unpack_model(packed, lambda spec: build_generator(GeneratorSpec(**spec)))

@@ -51,7 +51,9 @@ def generate_and_score(path: str | Path, clip: ClipScorer, prompts: list[str], s
     batch at once, so only the last ``examples`` images are held in memory. Logs progress."""
     gen = DiffusersGenerator(path, **settings)
     chunk = max(int(settings.get("batch_size") or 1), 1)
-    parts, last, elapsed = [], [], 0.0
+    parts: list[np.ndarray] = []
+    last: list[np.ndarray] = []
+    elapsed = 0.0
     for i in range(0, len(prompts), chunk):
         start = time.perf_counter()
         images = gen(prompts[i:i + chunk], seeds=seeds[i:i + chunk])

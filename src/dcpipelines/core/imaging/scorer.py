@@ -11,7 +11,7 @@ images) and to validate it; routing figures are measured by the scorer alone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from dcpipelines.core.imaging.scenes import (
     render,
 )
 from dcpipelines.core.nn.fit import fit_minibatches
+from dcpipelines.core.nn.packing import pack_model, unpack_model
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -234,7 +235,10 @@ def validate_scorer(model: ImageEncoder, scenes: list[Scene], embed: Embed,
     images, pair_lists, flips, kinds = [], [], [], []
 
     def judge(image: np.ndarray, pairs: list[tuple[str, str, str]], flip: set[int], kind: str):
-        images.append(image), pair_lists.append(pairs), flips.append(flip), kinds.append(kind)
+        images.append(image)
+        pair_lists.append(pairs)
+        flips.append(flip)
+        kinds.append(kind)
 
     for scene in scenes:
         pairs = quality_pairs(scene)
@@ -258,14 +262,10 @@ def validate_scorer(model: ImageEncoder, scenes: list[Scene], embed: Embed,
 
 
 def pack_scorer(model: ImageEncoder, spec: ScorerSpec, history: list[float]) -> dict[str, Any]:
-    return {
-        "spec": asdict(spec),
-        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
-        "loss_history": [float(v) for v in history],
-    }
+    """The trained scorer as a plain dict (see :mod:`dcpipelines.core.nn.packing`)."""
+    return pack_model(model, spec, history)
 
 
 def unpack_scorer(packed: dict[str, Any]) -> ImageEncoder:
-    model = ImageEncoder(ScorerSpec(**packed["spec"]))
-    model.load_state_dict(packed["state_dict"])
-    return model.eval()
+    """The scorer stored by :func:`pack_scorer`, in eval mode."""
+    return unpack_model(packed, lambda spec: ImageEncoder(ScorerSpec(**spec)))

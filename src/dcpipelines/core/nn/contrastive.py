@@ -1,4 +1,4 @@
-"""Prototype contrast within question clusters (the querier-aware method's auxiliary loss).
+"""Prototype contrast within question clusters (the questioner-aware method's auxiliary loss).
 
 A memory queue keeps the latest projections per (cluster, questioner); a prototype is the
 mean of its queue. A sample's projection is pulled towards its own questioner's prototype and

@@ -3,14 +3,13 @@ causal-LM checkpoint; plus the text codec each one uses and its (de)serialisatio
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
+from dcpipelines.core.nn.packing import pack_model, unpack_model
 from dcpipelines.core.text.tokenizer import WordPieceVocab
 
 
@@ -88,28 +87,13 @@ def load_local_decoder(path: str | Path) -> tuple[Any, HuggingFaceCodec]:
     return model, HuggingFaceCodec(tokenizer)
 
 
-def fingerprint(*parts: Any) -> str:
-    """A stable hash of JSON-able parts (what a cached artefact was made from)."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
-
-
 def pack_decoder(model: Any, vocab: WordPieceVocab, spec: DecoderSpec, stamp: str,
                  history: list[float]) -> dict[str, Any]:
     """A plain dict (tensors, strings, numbers) to store the pre-trained decoder."""
-    return {
-        "fingerprint": stamp,
-        "spec": asdict(spec),
-        "vocab": list(vocab.tokens),
-        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
-        "loss_history": [float(x) for x in history],
-    }
+    return pack_model(model, spec, history, fingerprint=stamp, vocab=list(vocab.tokens))
 
 
 def unpack_decoder(packed: dict[str, Any]) -> tuple[Any, WordPieceVocab]:
     """The model and vocabulary stored by :func:`pack_decoder`."""
     vocab = WordPieceVocab(list(packed["vocab"]))
-    model = build_gpt2(len(vocab), DecoderSpec(**packed["spec"]), seed=0)
-    model.load_state_dict(packed["state_dict"])
-    model.eval()
-    return model, vocab
+    return unpack_model(packed, lambda spec: build_gpt2(len(vocab), DecoderSpec(**spec), seed=0)), vocab

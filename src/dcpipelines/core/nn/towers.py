@@ -1,4 +1,4 @@
-"""The dual feed-forward tower of the querier-aware decoder layer.
+"""The dual feed-forward tower of the questioner-aware decoder layer.
 
 Each layer keeps its attention and replaces its MLP by the mean of two towers: the general,
 cross-questioner tower (the pretrained MLP with LoRA) and a questioner-specific low-rank MLP

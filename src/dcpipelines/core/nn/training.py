@@ -1,4 +1,4 @@
-"""Training (PyTorch Lightning) and greedy generation for the base and querier-aware decoders."""
+"""Training (PyTorch Lightning) and greedy generation for the base and questioner-aware decoders."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from dcpipelines.core.nn.decoder import TextCodec
-from dcpipelines.core.nn.querier_aware import QuerierAwareLM
+from dcpipelines.core.nn.questioner_aware import QuestionerAwareLM
+from dcpipelines.core.seeds import derive_seed
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ def encode_example(codec: TextCodec, query: str, response: str | None,
 
 
 def pad_right(rows: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows padded on the right to one length, and their attention mask."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -121,17 +123,17 @@ class ContrastSettings:
     crop_fraction: float = 0.7
 
 
-class QuerierAwareFinetuning(pl.LightningModule):
+class QuestionerAwareFinetuning(pl.LightningModule):
     """LM loss on the response, plus the weighted prototype contrast for contrastive variants."""
 
-    def __init__(self, model: QuerierAwareLM, budget: Budget, contrast: ContrastSettings,
+    def __init__(self, model: QuestionerAwareLM, budget: Budget, contrast: ContrastSettings,
                  codec: TextCodec, seed: int) -> None:
         super().__init__()
         self.model = model
         self.budget = budget
         self.contrast = contrast
         self.pad_id, self.unk_id = codec.pad_id, getattr(codec, "unk_id", codec.pad_id)
-        self.augment_rng = torch.Generator().manual_seed(seed + 1)
+        self.augment_rng = torch.Generator().manual_seed(derive_seed(seed, "nn.augmentation"))
         self.history: list[dict[str, float]] = []
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -166,7 +168,7 @@ class QuerierAwareFinetuning(pl.LightningModule):
         return _scheduler(optimizer, self.budget)
 
 
-def finetune(model: QuerierAwareLM, examples: list[dict[str, Any]], codec: TextCodec,
+def finetune(model: QuestionerAwareLM, examples: list[dict[str, Any]], codec: TextCodec,
              budget: Budget, contrast: ContrastSettings, seed: int) -> list[dict[str, float]]:
     """Train ``model``'s adapters in place on ``examples`` (ids, prompt_len, questioner,
     cluster); returns the per-step losses."""
@@ -183,7 +185,7 @@ def finetune(model: QuerierAwareLM, examples: list[dict[str, Any]], codec: TextC
             "clusters": torch.tensor([r["cluster"] for r in rows]),
         }
 
-    system = QuerierAwareFinetuning(model, budget, contrast, codec, seed)
+    system = QuestionerAwareFinetuning(model, budget, contrast, codec, seed)
     _trainer(budget.steps).fit(system, _loader(examples, budget.batch_size, collate, seed))
     model.eval()
     return system.history
@@ -191,7 +193,7 @@ def finetune(model: QuerierAwareLM, examples: list[dict[str, Any]], codec: TextC
 
 # ---- generation ----
 @torch.no_grad()
-def generate(model: QuerierAwareLM, codec: TextCodec, prompts: list[list[int]],
+def generate_replies(model: QuestionerAwareLM, codec: TextCodec, prompts: list[list[int]],
              questioners: list[int], max_new_tokens: int, batch_size: int = 64,
              no_repeat_ngram: int = 3) -> list[str]:
     """Greedy replies (KV cache, left padding), with repeated n-grams blocked."""

@@ -18,6 +18,7 @@ def order_by(*keys: np.ndarray) -> np.ndarray:
 
 
 def cloud_count(n: int, budget: float) -> int:
+    """How many of ``n`` prompts a cloud budget (share in [0, 1]) lets go to the cloud."""
     if not 0.0 <= budget <= 1.0:
         raise ValueError(f"a cloud budget is a share of prompts in [0, 1], got {budget}")
     return int(np.floor(budget * n + 1e-9))
@@ -48,6 +49,7 @@ def cumulative_quality(order: np.ndarray, quality_edge: np.ndarray,
 
 def quality_at(order: np.ndarray, quality_edge: np.ndarray, quality_cloud: np.ndarray,
                budget: float) -> float:
+    """Mean quality served when ``order`` is routed under ``budget``."""
     return routed_quality(allocate(order, budget), quality_edge, quality_cloud)
 
 

@@ -45,7 +45,7 @@ class RoutingCosts:
         return max(0.0, min(share, 1.0))
 
 
-def estimate_costs(edge_flops: float, edge_bytes: float, cloud_flops: float, cloud_bytes: float,
+def estimate_request_costs(edge_flops: float, edge_bytes: float, cloud_flops: float, cloud_bytes: float,
                    payload_bytes: float, edge_profile: str, cloud_profile: str,
                    network_rtt_ms: float, cloud_price_per_1k: float) -> RoutingCosts:
     """Per-request costs of the two sides on the named device profiles."""
@@ -110,3 +110,13 @@ def quality_under_budgets(costs: RoutingCosts, budgets: list[tuple[str, float]],
         row.update(costs.at_share(cloud_count(n, share) / n))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def budget_table(costs: RoutingCosts, budgets: list[float], flops: dict[str, float]) -> pd.DataFrame:
+    """What each cloud share (none, every budget, all) costs, with both sides' per-request
+    latency and FLOPs alongside."""
+    frame = pd.DataFrame([{"cloud_share": share, **costs.at_share(share)} for share in [0.0, *budgets, 1.0]])
+    frame["edge_latency_per_request_ms"] = costs.edge_latency_ms
+    frame["cloud_latency_per_request_ms"] = costs.cloud_latency_ms
+    frame["edge_flops"], frame["cloud_flops"] = flops["edge"], flops["cloud"]
+    return frame

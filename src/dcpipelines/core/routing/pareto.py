@@ -33,4 +33,4 @@ def pareto_relative_superiority(q_edge: np.ndarray, q_cloud: np.ndarray) -> np.n
 def pareto_dominates(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """True where ``a`` is at least as good as ``b`` on every dimension and better on one."""
     a, b = np.asarray(a), np.asarray(b)
-    return (a >= b).all(-1) & (a > b).any(-1)
+    return np.asarray((a >= b).all(-1) & (a > b).any(-1))

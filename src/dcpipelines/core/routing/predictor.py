@@ -11,7 +11,7 @@ embeddings of the prompt.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from dcpipelines.core.nn.fit import fit_minibatches
+from dcpipelines.core.nn.packing import pack_model, unpack_model
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,10 @@ def key_tokens(weights: np.ndarray, tokens: list[list[str]], dimension: int,
 
 
 def pack_predictor(model: KeyTokenQualityPredictor, history: list[float]) -> dict[str, Any]:
-    return {
-        "spec": asdict(model.spec),
-        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
-        "loss_history": [float(v) for v in history],
-    }
+    """The trained predictor as a plain dict (see :mod:`dcpipelines.core.nn.packing`)."""
+    return pack_model(model, model.spec, history)
 
 
 def unpack_predictor(packed: dict[str, Any]) -> KeyTokenQualityPredictor:
-    model = KeyTokenQualityPredictor(PredictorSpec(**packed["spec"]))
-    model.load_state_dict(packed["state_dict"])
-    return model.eval()
+    """The predictor stored by :func:`pack_predictor`, in eval mode."""
+    return unpack_model(packed, lambda spec: KeyTokenQualityPredictor(PredictorSpec(**spec)))

@@ -43,6 +43,7 @@ class MeanQualityRegressor(nn.Module):
 def train_mean_regressor(text: np.ndarray, mean_edge: np.ndarray, mean_cloud: np.ndarray,
                          seed: int, epochs: int = 60, batch_size: int = 64,
                          lr: float = 2e-3) -> MeanQualityRegressor:
+    """The single-metric baseline: a regressor of each side's mean quality from the prompt embedding."""
     torch.manual_seed(seed)
     model = MeanQualityRegressor(text.shape[1])
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -63,5 +64,6 @@ def train_mean_regressor(text: np.ndarray, mean_edge: np.ndarray, mean_cloud: np
 
 @torch.no_grad()
 def predicted_mean_gain(model: MeanQualityRegressor, text: np.ndarray) -> np.ndarray:
+    """Predicted cloud-minus-edge mean quality per prompt."""
     out = model(torch.as_tensor(text)).numpy().astype(np.float64)
     return out[:, 1] - out[:, 0]

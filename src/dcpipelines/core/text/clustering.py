@@ -38,6 +38,7 @@ def cluster_queries(
         scores[count] = score
         if best is None or score > best[0]:
             best = (score, model)
+    assert best is not None, "at least one cluster count is tried"
     score, model = best
     return Clustering(model.labels_.astype(np.int64), model.cluster_centers_, score, scores)
 

@@ -75,12 +75,13 @@ def questioner_awareness(
     Own advantage: ROUGE-L (x100) against the reference of the answer for the true questioner
     minus the mean over the answers for the other questioners.
     """
-    spreads, advantages = [], []
+    spreads: list[float] = []
+    advantages: list[float] = []
     for by_questioner, reference, true in zip(answers, references, true_questioners, strict=True):
         texts = [by_questioner[q] for q in sorted(by_questioner)]
         pairs = [(a, b) for k, a in enumerate(texts) for b in texts[k + 1 :]]
-        spreads.append(np.mean([1 - rouge_l(a, b) for a, b in pairs]) if pairs else 0.0)
+        spreads.append(float(np.mean([1 - rouge_l(a, b) for a, b in pairs])) if pairs else 0.0)
         own = rouge_l(by_questioner[true], reference)
         others = [rouge_l(text, reference) for q, text in by_questioner.items() if q != true]
-        advantages.append(100 * (own - np.mean(others)) if others else 0.0)
+        advantages.append(float(100 * (own - np.mean(others))) if others else 0.0)
     return float(np.mean(spreads)), float(np.mean(advantages))

@@ -18,6 +18,7 @@ SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 
 
 def is_cjk(token: str) -> bool:
+    """Whether a token is one CJK character (kept whole by the vocabulary)."""
     return len(token) == 1 and "\u4e00" <= token <= "\u9fff"
 
 

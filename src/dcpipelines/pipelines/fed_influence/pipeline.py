@@ -2,10 +2,11 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.fed_influence import nodes
+from dcpipelines.pipelines.fed_influence import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The fed_influence pipeline, namespaced ``fed_influence``."""
     graph = Pipeline(
         [
             Node(nodes.digit_clients, ["digits", "params:split", "params:seed"],
@@ -21,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.debug_flipped_clients,
                  ["device_digit_clients", "params:debugging", "params:training", "params:seed"],
                  "debug_ranking", name="debug_flipped_clients", tags=["federated"]),
-            Node(nodes.report_fed_influence,
+            Node(report.report_fed_influence,
                  ["convex_influence", "nonconvex_influence", "debug_ranking", "params:debugging"],
                  "report", name="report_fed_influence", tags=["cloud"]),
         ]

@@ -2,10 +2,11 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.fedsubavg import nodes
+from dcpipelines.pipelines.fedsubavg import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The fedsubavg pipeline, namespaced ``fedsubavg``."""
     graph = Pipeline(
         [
             Node(nodes.click_clients, ["click_log", "params:click_data", "params:seed"],
@@ -22,7 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                   "params:runs", "params:seed"],
                  ["script_rounds", "script_summary"], name="simulate_script_strategies",
                  tags=["federated"]),
-            Node(nodes.report_fedsubavg,
+            Node(report.report_fedsubavg,
                  ["click_rounds", "click_summary", "click_data_stats", "script_rounds",
                   "script_summary", "params:click_training", "params:script_training"],
                  "report", name="report_fedsubavg", tags=["cloud"]),

@@ -2,12 +2,13 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.ingest import nodes
+from dcpipelines.pipelines.ingest import nodes, report
 
 PRIMARY_TABLES = ["script_turns", "click_log", "t2i_prompts", "digits", "cifar10_images"]
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The ingest pipeline, namespaced ``ingest``."""
     graph = Pipeline(
         [
             Node(nodes.combine_scripts, "raw_scripts", "script_turns", name="combine_scripts"),
@@ -16,7 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.digits_table, None, "digits", name="digits_table"),
             Node(nodes.keep_images, "raw_cifar10", "cifar10_images", name="decode_cifar10"),
             Node(
-                nodes.report_ingest,
+                report.report_ingest,
                 [*PRIMARY_TABLES, "params:reporting"],
                 "report",
                 name="report_ingest",

@@ -2,10 +2,11 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.mqdialog import nodes
+from dcpipelines.pipelines.mqdialog import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The mqdialog pipeline, namespaced ``mqdialog``."""
     graph = Pipeline(
         [
             Node(
@@ -21,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="select_and_split",
             ),
             Node(
-                nodes.report_mqdialog,
+                report.report_mqdialog,
                 ["dialogue_pairs", "mqdialog_pairs", "params:selection"],
                 "report",
                 name="report_mqdialog",

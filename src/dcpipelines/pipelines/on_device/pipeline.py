@@ -1,19 +1,24 @@
-"""The on_device graph: measure every registered device model on this host, estimate its cost
-on each device profile, report the per-model, per-profile table."""
+"""The on_device graph: measure every device model the pipelines handed over on this host,
+estimate its cost on each device profile, report the per-model, per-profile table."""
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.on_device import nodes
+from dcpipelines.pipelines.on_device import nodes, report
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(handed: list[str] | None = None, **kwargs) -> Pipeline:
+    """``handed``: the ``<pipeline>.device_models`` datasets other pipelines output (the
+    registry passes them so that a full run measures after every hand-off)."""
+    handed = sorted(handed or [])
     graph = Pipeline(
         [
-            Node(nodes.measure_device_models, ["params:models", "params:latency"],
+            Node(nodes.measure_device_models,
+                 ["device_models", "params:models", "params:latency", *handed],
                  ["model_measurements", "model_costs"], name="measure_device_models",
                  tags=["device"]),
-            Node(nodes.report_on_device, ["model_measurements", "model_costs"], "report",
+            Node(report.report_on_device, ["model_measurements", "model_costs"], "report",
                  name="report_on_device", tags=["cloud"]),
         ]
     )
-    return Pipeline(graph, namespace="on_device", prefix_datasets_with_namespace=True)
+    return Pipeline(graph, namespace="on_device", inputs={"device_models", *handed},
+                    prefix_datasets_with_namespace=True)

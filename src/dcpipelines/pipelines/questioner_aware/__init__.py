@@ -1,4 +1,4 @@
-"""Querier-aware responses: question clustering, a pre-trained base decoder, dual-tower
+"""Questioner-aware responses: question clustering, a pre-trained base decoder, dual-tower
 contrastive fine-tuning against baselines and ablations, generation and evaluation."""
 
 from dcpipelines.pipelines.questioner_aware.pipeline import create_pipeline

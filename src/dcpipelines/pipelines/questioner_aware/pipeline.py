@@ -3,12 +3,13 @@ train every variant on the same budget, generate on the test split, report."""
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.questioner_aware import nodes
+from dcpipelines.pipelines.questioner_aware import nodes, report
 
 VARIANTS = ["zero_shot", "blind", "id_embedding", "dual_no_cl", "dual_cl_no_cluster", "full"]
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The questioner_aware pipeline, namespaced ``questioner_aware``."""
     variant_nodes = [
         Node(
             nodes.variant_runner(variant),
@@ -21,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     ]
     graph = Pipeline(
         [
-            Node(nodes.embed_queries, ["mqdialog_pairs", "embedding_cache", "params:encoder"],
+            Node(nodes.embed_queries, ["mqdialog_pairs", "params:encoder"],
                  "query_embeddings", name="embed_queries"),
             Node(nodes.cluster_questions,
                  ["mqdialog_pairs", "query_embeddings", "params:clustering", "params:seed"],
@@ -29,11 +30,11 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.pretraining_corpus, ["script_turns", "mqdialog_pairs"],
                  "pretraining_texts", name="pretraining_corpus"),
             Node(nodes.pretrain_base_decoder,
-                 ["pretraining_texts", "base_decoder_cache", "params:decoder", "params:seed"],
+                 ["pretraining_texts", "params:decoder", "params:seed"],
                  "base_decoder", name="pretrain_base_decoder"),
             *variant_nodes,
             Node(
-                nodes.report_questioner_aware,
+                report.report_questioner_aware,
                 ["clustered_pairs", "cluster_summary", "base_decoder",
                  *[f"results_{v}" for v in VARIANTS]],
                 "report",

@@ -7,32 +7,34 @@ diffusers pipelines and a local CLIP model take their place (same graph, same re
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.route_t2i import nodes
+from dcpipelines.pipelines.route_t2i import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The route_t2i pipeline, namespaced ``route_t2i``."""
     graph = Pipeline(
         [
+            Node(nodes.pick_model_source, ["params:world", "params:adapters"], "model_source",
+                 name="pick_model_source", tags=["cloud"]),
             Node(nodes.analyse_prompt_mix, "t2i_prompts", "prompt_mix",
                  name="analyse_prompt_mix", tags=["cloud"]),
-            Node(nodes.build_scene_prompts,
-                 ["t2i_prompts", "params:seed", "params:world", "params:adapters"], "scene_prompts",
+            Node(nodes.build_scene_prompts, ["t2i_prompts", "params:seed", "model_source"], "scene_prompts",
                  name="build_scene_prompts", tags=["cloud"]),
             Node(nodes.embed_prompts, "scene_prompts", "prompt_embeddings",
                  name="embed_prompts", tags=["cloud"]),
             Node(nodes.fit_generators,
-                 ["scene_prompts", "prompt_embeddings", "params:seed", "params:world",
-                  "params:generators", "params:adapters", "generators_cache"],
+                 ["scene_prompts", "prompt_embeddings", "params:seed", "params:generators", "model_source"],
                  "generators", name="fit_generators", tags=["cloud"]),
-            Node(nodes.fit_scorer,
-                 ["params:seed", "params:world", "params:scorer", "params:adapters", "scorer_cache"],
+            Node(nodes.hand_device_models, "generators", "device_models",
+                 name="hand_device_models", tags=["cloud"]),
+            Node(nodes.fit_scorer, ["params:seed", "params:scorer", "model_source"],
                  "scorer", name="fit_scorer", tags=["cloud"]),
-            Node(nodes.validate_scorer,
-                 ["scorer", "params:seed", "params:world", "params:scorer", "params:adapters"],
-                 "scorer_validation", name="validate_scorer", tags=["cloud"]),
+            Node(nodes.check_scorer,
+                 ["scorer", "params:seed", "params:world", "params:scorer", "model_source"],
+                 "scorer_validation", name="check_scorer", tags=["cloud"]),
             Node(nodes.generate_and_measure,
-                 ["scene_prompts", "prompt_embeddings", "generators", "scorer", "params:world",
-                  "params:adapters", "params:seed", "measured_quality_cache"],
+                 ["scene_prompts", "prompt_embeddings", "generators", "scorer", "params:seed", "model_source",
+                  "measured_quality_cache"],
                  ["measured_quality", "example_images", "generation_info"],
                  name="generate_and_measure", tags=["cloud"]),
             Node(nodes.fit_routers,
@@ -44,16 +46,24 @@ def create_pipeline(**kwargs) -> Pipeline:
                   "params:router"],
                  ["routing_curves", "routing_metrics"], name="evaluate_routing", tags=["device"]),
             Node(nodes.routing_costs,
-                 ["generators", "generation_info", "params:world", "params:costs", "params:router",
-                  "params:adapters", "routing_curves"],
+                 ["generators", "generation_info", "params:costs", "params:router", "model_source",
+                  "routing_curves"],
                  ["cost_table", "cost_budgets"], name="routing_costs", tags=["cloud"]),
             Node(nodes.time_routing, ["router_models", "params:timing"], "timing",
                  name="time_routing", tags=["device"]),
-            Node(nodes.report_route_t2i,
-                 ["prompt_mix", "scene_prompts", "generators", "scorer", "scorer_validation",
-                  "measured_quality", "example_images", "generation_info", "router_models",
-                  "router_predictions", "routing_curves", "routing_metrics", "cost_table",
-                  "cost_budgets", "timing", "params:adapters"],
+            Node(report.summarise_models,
+                 ["generators", "scorer", "scorer_validation", "generation_info", "router_models", "timing",
+                  "model_source"],
+                 "model_metrics", name="summarise_models", tags=["cloud"]),
+            Node(report.summarise_quality, ["scene_prompts", "measured_quality", "cost_budgets", "prompt_mix"],
+                 "quality_metrics", name="summarise_quality", tags=["cloud"]),
+            Node(report.report_tables,
+                 ["prompt_mix", "scene_prompts", "measured_quality", "router_predictions", "routing_curves",
+                  "scorer_validation", "cost_table", "cost_budgets"],
+                 "report_tables", name="report_tables", tags=["cloud"]),
+            Node(report.report_route_t2i,
+                 ["routing_metrics", "model_metrics", "quality_metrics", "report_tables", "routing_curves",
+                  "example_images", "generation_info", "measured_quality"],
                  "report", name="report_route_t2i", tags=["cloud"]),
         ]
     )

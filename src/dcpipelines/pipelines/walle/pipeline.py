@@ -3,16 +3,19 @@ process device events into features, simulate releasing the task to a fleet, rep
 
 from kedro.pipeline import Node, Pipeline
 
-from dcpipelines.pipelines.walle import nodes
+from dcpipelines.pipelines.walle import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The walle pipeline, namespaced ``walle``."""
     graph = Pipeline(
         [
             Node(nodes.train_edge_model, ["digits", "params:seed", "params:edge_model"],
                  ["edge_model", "edge_model_accuracy"], name="train_edge_model", tags=["cloud"]),
             Node(nodes.export_edge_model, ["edge_model", "digits", "params:export"],
                  "edge_model_export", name="export_edge_model", tags=["cloud"]),
+            Node(nodes.hand_device_models, "edge_model", "device_models",
+                 name="hand_device_models", tags=["cloud"]),
             Node(nodes.model_files, "edge_model_export", ["edge_model_onnx", "edge_model_mnn"],
                  name="model_files", tags=["cloud"]),
             Node(nodes.compare_runtimes, ["edge_model", "edge_model_export", "params:latency"],
@@ -28,7 +31,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.simulate_deployment, ["params:seed", "params:deployment"],
                  "deployment_table", name="simulate_deployment", tags=["cloud"]),
             Node(
-                nodes.report_walle,
+                report.report_walle,
                 ["edge_model_accuracy", "edge_model_export", "runtime_latency",
                  "concurrency_table", "uploaded_features", "stream_throughput",
                  "deployment_table"],

@@ -1,4 +1,4 @@
-"""The querier-aware decoder: a frozen base LM with LoRA, optional dual feed-forward towers,
+"""The questioner-aware decoder: a frozen base LM with LoRA, optional dual feed-forward towers,
 an optional questioner-ID prefix, and projection heads for the contrastive loss.
 
 One class covers every variant of the study, so they differ only in the switches of
@@ -56,7 +56,7 @@ def _is_linear(module: nn.Module) -> bool:
     return isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D"
 
 
-class QuerierAwareLM(nn.Module):
+class QuestionerAwareLM(nn.Module):
     """A copy of ``base`` adapted for one variant; the base weights stay frozen."""
 
     def __init__(self, base: Any, spec: VariantSpec, questioners: int, clusters: int,

@@ -1,4 +1,4 @@
-"""The querier-aware decoder: variants, LoRA, towers, training and cached greedy decoding."""
+"""The questioner-aware decoder: variants, LoRA, towers, training and cached greedy decoding."""
 
 import pytest
 import torch
@@ -10,13 +10,13 @@ from dcpipelines.core.nn.decoder import (
     pack_decoder,
     unpack_decoder,
 )
-from dcpipelines.core.nn.querier_aware import VARIANTS, AdapterSizes, QuerierAwareLM
+from dcpipelines.core.nn.questioner_aware import VARIANTS, AdapterSizes, QuestionerAwareLM
 from dcpipelines.core.nn.training import (
     Budget,
     ContrastSettings,
     encode_example,
     finetune,
-    generate,
+    generate_replies,
 )
 from dcpipelines.core.text.tokenizer import WordPieceVocab
 
@@ -43,7 +43,7 @@ def examples(vocab):
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_every_variant_starts_as_the_base_model(base, name):
     model, vocab = base
-    adapted = QuerierAwareLM(model, VARIANTS[name], questioners=2, clusters=2, sizes=SIZES, seed=0)
+    adapted = QuestionerAwareLM(model, VARIANTS[name], questioners=2, clusters=2, sizes=SIZES, seed=0)
     ids = torch.tensor([encode_example(vocab, TEXTS[0], TEXTS[1], 8, 8)[0]])
     mask = torch.ones_like(ids)
     hidden, _, _ = adapted.hidden_states(ids, mask, torch.tensor([1]))
@@ -58,22 +58,22 @@ def test_every_variant_starts_as_the_base_model(base, name):
 
 def test_full_variant_learns_who_is_asking(base):
     model, vocab = base
-    adapted = QuerierAwareLM(model, VARIANTS["full"], 2, 2, SIZES, seed=0)
+    adapted = QuestionerAwareLM(model, VARIANTS["full"], 2, 2, SIZES, seed=0)
     history = finetune(adapted, examples(vocab), vocab, Budget(40, 8, 1e-2, 2),
                        ContrastSettings(), seed=0)
     assert history[-1]["lm"] < history[0]["lm"]
     assert any(h["contrastive"] > 0 for h in history)
     prompt = [encode_example(vocab, TEXTS[0], None, 8, 8)[0]] * 2
-    replies = generate(adapted, vocab, prompt, [0, 1], max_new_tokens=6)
+    replies = generate_replies(adapted, vocab, prompt, [0, 1], max_new_tokens=6)
     assert replies[0] != replies[1]  # same query, different questioners
 
 
 def test_cached_generation_matches_full_recomputation(base):
     model, vocab = base
-    adapted = QuerierAwareLM(model, VARIANTS["id_embedding"], 2, 2, SIZES, seed=0)
+    adapted = QuestionerAwareLM(model, VARIANTS["id_embedding"], 2, 2, SIZES, seed=0)
     finetune(adapted, examples(vocab), vocab, Budget(10, 8, 1e-2, 2), ContrastSettings(), seed=0)
     prompts = [encode_example(vocab, t, None, 8, 8)[0] for t in TEXTS[:2]]
-    cached = generate(adapted, vocab, prompts, [0, 1], max_new_tokens=5, no_repeat_ngram=0)
+    cached = generate_replies(adapted, vocab, prompts, [0, 1], max_new_tokens=5, no_repeat_ngram=0)
     # recompute each reply token by token without the KV cache
     for prompt, who, reply in zip(prompts, [0, 1], cached, strict=True):
         seq = list(prompt)
@@ -114,12 +114,12 @@ def test_a_local_checkpoint_loads_and_trains(tmp_path):
     tokenizer.save_pretrained(tmp_path)
     model, codec = load_local_decoder(tmp_path)
     assert codec.bos_id == tokenizer.cls_token_id and codec.sep_id == tokenizer.sep_token_id
-    adapted = QuerierAwareLM(model, VARIANTS["dual_no_cl"], 2, 1, SIZES, seed=0)
+    adapted = QuestionerAwareLM(model, VARIANTS["dual_no_cl"], 2, 1, SIZES, seed=0)
     rows = [{"ids": encode_example(codec, "hello there", "general kenobi", 8, 8)[0],
              "prompt_len": 4, "questioner": k % 2, "cluster": 0} for k in range(8)]
     history = finetune(adapted, rows, codec, Budget(3, 4, 1e-3, 1), ContrastSettings(), seed=0)
     assert len(history) == 3
-    reply = generate(adapted, codec, [encode_example(codec, "hello", None, 8, 8)[0]], [0], 3)
+    reply = generate_replies(adapted, codec, [encode_example(codec, "hello", None, 8, 8)[0]], [0], 3)
     assert isinstance(reply[0], str)
 
 

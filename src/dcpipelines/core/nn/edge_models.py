@@ -1,4 +1,5 @@
-"""Small models that run on the device side, and the training of the reference one.
+"""Small models that run on the device side (walle's reference edge models), and the training
+of the reference one.
 
 ``DigitsCNN`` is the reference edge model of the ``walle`` pipeline: a two-conv network for
 8x8 grey-scale digits (about 10k parameters). ``DigitsMLP`` and ``ItemEmbeddingScorer`` cover
@@ -117,44 +118,34 @@ def train_digits_cnn(
     return model, accuracy
 
 
-def _seeded(builder):
-    """A builder that always gives the same initial weights (cost figures need no training)."""
-
-    def build() -> nn.Module:
-        torch.manual_seed(0)
-        return builder().eval()
-
-    return build
+def _seeded(model_class: type[nn.Module]) -> nn.Module:
+    """A model with the same initial weights every time (cost figures need no training)."""
+    torch.manual_seed(0)
+    return model_class().eval()
 
 
-def _t2i_edge_generator() -> nn.Module:
-    """route_t2i's edge generator at its default width (MiniLM embedding -> 24x24 RGB image)."""
-    from dcpipelines.core.imaging.generators import GeneratorSpec, build_generator
-
-    return build_generator(GeneratorSpec(hidden=128, channels=32, image_size=24))
-
-
-def register_builtin_models() -> None:
-    """Register the edge models defined here with the device-model registry."""
-    from dcpipelines.core.devices.registry import register_device_model
-
-    register_device_model("digits_cnn", _seeded(DigitsCNN), torch.zeros(1, 1, 8, 8),
-                          "walle's reference edge model: 2 convs on 8x8 digits")
-    register_device_model("digits_mlp", _seeded(DigitsMLP), torch.zeros(1, 1, 8, 8),
-                          "3-layer MLP on 8x8 digits")
-    register_device_model("item_embedding_scorer", _seeded(ItemEmbeddingScorer),
-                          torch.zeros(1, 20, dtype=torch.int64),
-                          "1000 item embeddings (dim 16) + MLP scorer over 20 recent items")
-    register_device_model("image_cnn32", _seeded(ImageCNN32), torch.zeros(1, 3, 32, 32),
-                          "3 convs on 32x32 RGB frames")
-    register_device_model("t2i_edge_generator", _seeded(_t2i_edge_generator), torch.zeros(1, 384),
-                          "route_t2i's edge text-to-image generator: MiniLM embedding -> 24x24 RGB")
+def reference_edge_models(digits_cnn: nn.Module | None = None) -> dict[str, dict]:
+    """The reference edge models of the ``walle`` pipeline in the hand-off form of
+    :mod:`dcpipelines.core.devices.models` (name -> module, example input, description).
+    ``digits_cnn``: the trained reference model; without it, seeded weights."""
+    return {
+        "digits_cnn": {"module": (digits_cnn or _seeded(DigitsCNN)).eval(),
+                       "example_input": torch.zeros(1, 1, 8, 8),
+                       "description": "walle's reference edge model: 2 convs on 8x8 digits"},
+        "digits_mlp": {"module": _seeded(DigitsMLP), "example_input": torch.zeros(1, 1, 8, 8),
+                       "description": "3-layer MLP on 8x8 digits"},
+        "item_embedding_scorer": {
+            "module": _seeded(ItemEmbeddingScorer), "example_input": torch.zeros(1, 20, dtype=torch.int64),
+            "description": "1000 item embeddings (dim 16) + MLP scorer over 20 recent items"},
+        "image_cnn32": {"module": _seeded(ImageCNN32), "example_input": torch.zeros(1, 3, 32, 32),
+                        "description": "3 convs on 32x32 RGB frames"},
+    }
 
 
 __all__ = [
     "DigitsCNN",
     "ImageCNN32",
-    "register_builtin_models",
+    "reference_edge_models",
     "DigitsMLP",
     "ItemEmbeddingScorer",
     "digits_tensors",
