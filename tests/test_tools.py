@@ -67,7 +67,7 @@ def test_dvc_has_one_stage_per_pipeline(name):
             f"dvc stage {name}: dependency {dep} neither exists nor is made by a stage"
         )
     params = [next(iter(entry)) for entry in stage["params"]]
-    assert params == [f"conf/base/parameters_{name}.yml"]
+    assert params == [f"conf/base/parameters_{name}.yml", "conf/base/globals.yml"]
     metrics = [next(iter(entry)) for entry in stage["metrics"]]
     assert metrics == [f"data/08_reporting/{name}/metrics.json"]
 

@@ -112,14 +112,12 @@ def write_report(report: Report, directory: str | Path) -> Path:
         staging.chmod(0o777 & ~mask)  # mkdtemp makes the folder private (0700)
         (staging / "metrics.json").write_text(json.dumps(report.metrics, indent=2) + "\n")
         (staging / "report.md").write_text(render_markdown(report))
-        if report.figures:
-            (staging / "plots").mkdir()
-            for name, figure in report.figures.items():
-                figure.savefig(staging / "plots" / f"{name}.png", dpi=110, bbox_inches="tight")
-        if report.tables:
-            (staging / "tables").mkdir()
-            for name, table in report.tables.items():
-                table.to_csv(staging / "tables" / f"{name}.csv", index=False)
+        for part in ("plots", "tables"):  # always there: DVC declares them as outputs
+            (staging / part).mkdir()
+        for name, figure in report.figures.items():
+            figure.savefig(staging / "plots" / f"{name}.png", dpi=110, bbox_inches="tight")
+        for name, table in report.tables.items():
+            table.to_csv(staging / "tables" / f"{name}.csv", index=False)
         _swap_into_place(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
