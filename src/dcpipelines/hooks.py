@@ -184,3 +184,16 @@ class PipelineRunsHooks:
             done = status == "FINISHED" or self._left.get(owner, 0) == 0
             client.set_terminated(run_id, "FINISHED" if done else "FAILED")
         self._runs = {}
+
+
+class ShortErrorsHooks:
+    """Errors meant for the user print as one short block (see :mod:`dcpipelines.short_errors`).
+
+    Installed once the context exists, i.e. after Kedro's logging set up its rich traceback.
+    """
+
+    @hook_impl
+    def after_context_created(self) -> None:
+        from dcpipelines.short_errors import install
+
+        install()
