@@ -23,7 +23,7 @@ from dcpipelines.core.data import (
     read_prompts,
     read_script,
 )
-from dcpipelines.core.reporting import Report, read_metrics, write_report
+from dcpipelines.core.reporting import Report, history_long, read_metrics, write_report
 
 
 class _RawFileDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
@@ -217,7 +217,27 @@ class ReportDataset(AbstractDataset[Report, dict[str, float]]):
 def _log_report_to_mlflow(report: Report, path: Path) -> None:
     import mlflow
 
-    if mlflow.active_run() is None:
+    run = mlflow.active_run()
+    if run is None:
         return
     mlflow.log_metrics({key: float(value) for key, value in report.metrics.items()})
+    _log_histories(run.info.run_id, report)
     mlflow.log_artifacts(str(path), artifact_path=f"reports/{report.name}")
+
+
+def _log_histories(run_id: str, report: Report) -> None:
+    """Each curve as an MLflow metric history ``<name>/<series>`` with the epoch/round as step."""
+    import time
+
+    import mlflow
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    points = [
+        Metric(f"{name}/{row.series}", float(row.value), now, int(row.step))
+        for name, table in report.histories.items()
+        for row in history_long(table).itertuples(index=False)
+    ]
+    client = mlflow.MlflowClient()
+    for start in range(0, len(points), 1000):  # MLflow takes at most 1000 metrics per batch
+        client.log_batch(run_id, metrics=points[start:start + 1000])

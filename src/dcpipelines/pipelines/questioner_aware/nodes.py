@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dcpipelines.core.reporting import Claim, Report  # noqa: E402
+from dcpipelines.core.reporting import Claim, Report, loss_history  # noqa: E402
 
 PAPER_GAIN = 11.0  # relative ROUGE-L gain of the full method over plain fine-tuning, English
 BASELINES = ["zero_shot", "blind", "id_embedding", "dual_no_cl", "dual_cl_no_cluster"]
@@ -276,8 +276,11 @@ def report_questioner_aware(clustered_pairs: pd.DataFrame, cluster_summary: pd.D
         "rougeL_by_variant": _bar(pd.DataFrame(rows).set_index("variant")["rougeL"], "ROUGE-L (x100)"),
         "training_loss": _losses(by_variant, base_decoder),
     }
+    histories = {"pretrain_loss": loss_history(base_decoder=base_decoder.get("loss_history")),
+                 "finetune_lm_loss": loss_history(**{name: [h["lm"] for h in result["history"]]
+                                                     for name, result in by_variant.items()})}
     return Report("questioner_aware", "Querier-aware responses: dual towers and contrast within "
-                  "question clusters", metrics, claims, figures, tables, notes)
+                  "question clusters", metrics, claims, figures, tables, notes, histories)
 
 
 def _claims(metrics: dict[str, float], by_variant: dict) -> tuple[list[Claim], str]:

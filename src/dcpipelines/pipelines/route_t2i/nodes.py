@@ -541,7 +541,7 @@ def report_route_t2i(prompt_mix: pd.DataFrame, scene_prompts: pd.DataFrame,
                      cost_table: pd.DataFrame, cost_budgets: pd.DataFrame,
                      timing: dict[str, float], adapters: dict[str, Any]):
     """The report: metrics the issue names, the paper's claims against ours, plots, tables."""
-    from dcpipelines.core.reporting import Claim, Report
+    from dcpipelines.core.reporting import Claim, Report, loss_history
 
     local = local_models(adapters)
     dims = quality_dimensions(measured_quality)
@@ -602,7 +602,12 @@ def report_route_t2i(prompt_mix: pd.DataFrame, scene_prompts: pd.DataFrame,
     headline = routing_curves[routing_curves["cloud_share"].round(6).isin([0.25, 0.5, 0.75])]
     headline = headline.pivot_table(index="router", columns="cloud_share", values="gain_recovered").reset_index()
     headline.columns = ["router"] + [f"gain_recovered_at_{c:g}" for c in headline.columns[1:]]
+    losses = {} if local else {
+        "edge_generator": generators_model["edge"]["loss_history"],
+        "cloud_generator": generators_model["cloud"]["loss_history"],
+        "scorer": scorer_model["loss_history"]}
     return Report(
+        histories={"train_loss": loss_history(**losses, predictor=router_models["loss_history"])},
         name="route_t2i",
         title="RouteT2I: edge/cloud routing of text-to-image prompts under a cloud budget",
         metrics=m,
