@@ -60,3 +60,35 @@ def test_binary_file_round_trip_and_type_check(tmp_path):
     with pytest.raises(DatasetError, match="expected bytes"):
         dataset.save("text")
     assert dataset.load() == b"\x00model"
+
+
+def test_exported_model_files_are_artifacts_of_the_active_run(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        with mlflow.start_run() as run:
+            BinaryFileDataset(str(tmp_path / "m.onnx")).save(b"\x00onnx")
+        listed = mlflow.MlflowClient().list_artifacts(run.info.run_id, "exported_models")
+        assert [entry.path for entry in listed] == ["exported_models/m.onnx"]
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_report_histories_become_metric_histories(tmp_path, monkeypatch):
+    import mlflow
+
+    from dcpipelines.core.reporting import Report, loss_history
+
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        with mlflow.start_run() as run:
+            ReportDataset(str(tmp_path / "r")).save(Report(
+                "demo", "Demo", {"auc": 0.5},
+                histories={"train_loss": loss_history(model=[3.0, 2.0, 1.5])}))
+        history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "train_loss/model")
+        assert [(point.step, point.value) for point in history] == [(1, 3.0), (2, 2.0), (3, 1.5)]
+    finally:
+        mlflow.set_tracking_uri(None)

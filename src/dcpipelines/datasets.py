@@ -176,7 +176,8 @@ class ImageSetDataset(_AtomicFileDataset):
 
 
 class BinaryFileDataset(_AtomicFileDataset):
-    """Raw bytes in a local file (an exported ``.onnx`` or ``.mnn`` model), written atomically."""
+    """Raw bytes in a local file (an exported ``.onnx`` or ``.mnn`` model), written atomically
+    and logged as an artifact of the active MLflow run under ``exported_models/``."""
 
     def load(self) -> bytes:
         return self._filepath.read_bytes()
@@ -185,6 +186,10 @@ class BinaryFileDataset(_AtomicFileDataset):
         if not isinstance(data, bytes | bytearray):
             raise DatasetError(f"{self._filepath}: expected bytes, got {type(data).__name__}")
         self._write(lambda path: Path(path).write_bytes(data))
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            mlflow.log_artifact(str(self._filepath), artifact_path="exported_models")
 
 
 class ReportDataset(AbstractDataset[Report, dict[str, float]]):
