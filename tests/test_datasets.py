@@ -92,3 +92,16 @@ def test_report_histories_become_metric_histories(tmp_path, monkeypatch):
         assert [(point.step, point.value) for point in history] == [(1, 3.0), (2, 2.0), (3, 1.5)]
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_datasets_take_their_kedro_viz_layer_from_the_data_folder(tmp_path):
+    from dcpipelines.datasets import AtomicParquetDataset, ScriptDataset
+
+    assert ReportDataset("data/08_reporting/x").metadata == {"kedro-viz": {"layer": "reporting"}}
+    assert ScriptDataset("data/01_raw/a.txt").metadata["kedro-viz"]["layer"] == "raw"
+    test_size = AtomicParquetDataset("data/test/03_primary/t.parquet", metadata={"owner": "me"})
+    assert test_size.metadata == {"owner": "me", "kedro-viz": {"layer": "primary"}}
+    chosen = AtomicParquetDataset("data/06_models/m.parquet",
+                                  metadata={"kedro-viz": {"layer": "feature"}})
+    assert chosen.metadata["kedro-viz"]["layer"] == "feature"
+    assert AtomicParquetDataset(str(tmp_path / "t.parquet")).metadata is None

@@ -25,6 +25,25 @@ from dcpipelines.core.data import (
 )
 from dcpipelines.core.reporting import Report, history_long, read_metrics, write_report
 
+# The Kedro data layers, by folder: every dataset of this module that lives under one gets
+# ``metadata: {kedro-viz: {layer: ...}}`` unless its catalog entry sets one, so Kedro-Viz draws
+# the graph in layers without a metadata block on every catalog entry.
+LAYERS = {
+    "01_raw": "raw", "02_intermediate": "intermediate", "03_primary": "primary",
+    "04_feature": "feature", "05_model_input": "model_input", "06_models": "models",
+    "07_model_output": "model_output", "08_reporting": "reporting",
+}
+
+
+def with_layer(metadata: dict[str, Any] | None, path: str | PurePosixPath) -> dict[str, Any] | None:
+    """``metadata`` with the Kedro-Viz layer of the data folder ``path`` lies in (if any)."""
+    layer = next((LAYERS[part] for part in PurePosixPath(path).parts if part in LAYERS), None)
+    if layer is None:
+        return metadata
+    merged = dict(metadata or {})
+    merged["kedro-viz"] = {"layer": layer, **(merged.get("kedro-viz") or {})}
+    return merged
+
 
 class _RawFileDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     """A read-only raw file parsed and validated by a core reader."""
@@ -33,7 +52,7 @@ class _RawFileDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
         self._filepath = PurePosixPath(filepath)
-        self.metadata = metadata
+        self.metadata = with_layer(metadata, filepath)
 
     def load(self) -> pd.DataFrame:
         return type(self).reader(Path(self._filepath))
@@ -92,7 +111,7 @@ class _AtomicFileDataset(AbstractDataset[Any, Any]):
     ) -> None:
         self._filepath = Path(filepath)
         self._save_args = save_args or {}
-        self.metadata = metadata
+        self.metadata = with_layer(metadata, filepath)
 
     def _write(self, writer: Callable[[str], None]) -> None:
         self._filepath.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +220,7 @@ class ReportDataset(AbstractDataset[Report, dict[str, float]]):
 
     def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
         self._path = Path(path)
-        self.metadata = metadata
+        self.metadata = with_layer(metadata, path)
 
     def load(self) -> dict[str, float]:
         return read_metrics(self._path)
