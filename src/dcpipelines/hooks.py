@@ -117,11 +117,14 @@ class PipelineRunsHooks:
     @hook_impl(tryfirst=True)
     def before_node_run(self, node: Any) -> None:
         import mlflow
+        from kedro_mlflow.framework.hooks import mlflow_hook
 
         owner = self._owner.get(node.name)
         active = mlflow.active_run()
         if owner is None or active is None:  # tracking is off for this run
             return
+        if getattr(mlflow_hook, "_already_active_mlflow", False):
+            return  # the caller opened the run (e.g. a notebook): everything stays in it
         if not self._runs:  # the first pipeline takes the run kedro-mlflow opened
             self._claim(active, owner)
         elif self._runs.get(owner) != active.info.run_id:
