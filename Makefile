@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install demo test lint viz mlflow-ui clean clean-tracking
+.PHONY: help install demo test lint viz mlflow-ui clean clean-tracking dvc-yaml
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,3 +66,6 @@ clean: ## remove generated data and reports (keeps raw data, the MLflow store an
 
 clean-tracking: ## also delete the local MLflow store (every recorded run!)
 	rm -rf mlflow.db mlruns
+
+dvc-yaml: install ## regenerate dvc.yaml from the registered pipelines (after adding one)
+	$(BIN)/python -m dcpipelines.dvc_stages

@@ -89,3 +89,48 @@ def test_device_models_round_trip_one_file_per_model_and_a_folder_over_all(tmp_p
     DeviceModelsDataset(str(tmp_path / "device_models" / "third")).save({"first_a": entry(4)})
     with pytest.raises(DatasetError, match="two handed models"):
         DeviceModelsDataset(str(tmp_path / "device_models")).load()
+
+
+def test_exported_model_files_are_artifacts_of_the_active_run(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        with mlflow.start_run() as run:
+            BinaryFileDataset(str(tmp_path / "m.onnx")).save(b"\x00onnx")
+        listed = mlflow.MlflowClient().list_artifacts(run.info.run_id, "exported_models")
+        assert [entry.path for entry in listed] == ["exported_models/m.onnx"]
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_report_histories_become_metric_histories(tmp_path, monkeypatch):
+    import mlflow
+
+    from dcpipelines.core.reporting import Report, loss_history
+
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        with mlflow.start_run() as run:
+            ReportDataset(str(tmp_path / "r")).save(Report(
+                "demo", "Demo", {"auc": 0.5},
+                histories={"train_loss": loss_history(model=[3.0, 2.0, 1.5])}))
+        history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "train_loss/model")
+        assert [(point.step, point.value) for point in history] == [(1, 3.0), (2, 2.0), (3, 1.5)]
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_datasets_take_their_kedro_viz_layer_from_the_data_folder(tmp_path):
+    from dcpipelines.datasets import AtomicParquetDataset, ScriptDataset
+
+    assert ReportDataset("data/08_reporting/x").metadata == {"kedro-viz": {"layer": "reporting"}}
+    assert ScriptDataset("data/01_raw/a.txt").metadata["kedro-viz"]["layer"] == "raw"
+    test_size = AtomicParquetDataset("data/test/03_primary/t.parquet", metadata={"owner": "me"})
+    assert test_size.metadata == {"owner": "me", "kedro-viz": {"layer": "primary"}}
+    chosen = AtomicParquetDataset("data/06_models/m.parquet",
+                                  metadata={"kedro-viz": {"layer": "feature"}})
+    assert chosen.metadata["kedro-viz"]["layer"] == "feature"
+    assert AtomicParquetDataset(str(tmp_path / "t.parquet")).metadata is None

@@ -74,16 +74,20 @@ def test_same_seed_same_metrics(smoke_runs, name):
 
 
 def test_runs_are_tracked_in_mlflow(smoke_runs):
+    """A bare ``kedro run`` leaves one finished run per pipeline, with that pipeline's metrics."""
     database = smoke_runs[0] / "mlflow.db"
     assert database.is_file(), "no local MLflow store was created"
     with sqlite3.connect(database) as db:
-        runs = db.execute("select run_uuid, status from runs").fetchall()
-        tags = dict(db.execute("select key, value from tags").fetchall())
-        metric_keys = {row[0] for row in db.execute("select key from metrics")}
-    assert [status for _, status in runs] == ["FINISHED"]
-    assert tags["pipeline"] == "__default__"
-    assert "git_commit" in tags
-    assert set(_metrics(smoke_runs[0], "ingest")) <= metric_keys
+        runs = dict(db.execute("select name, run_uuid from runs").fetchall())
+        statuses = {row[0] for row in db.execute("select status from runs")}
+        pipeline_tags = dict(db.execute(
+            "select run_uuid, value from tags where key = 'pipeline'").fetchall())
+        ingest_keys = {row[0] for row in db.execute(
+            "select key from metrics where run_uuid = ?", (runs.get("ingest"),))}
+    assert sorted(runs) == _registered_pipelines()
+    assert statuses == {"FINISHED"}
+    assert {pipeline_tags[run_id] for run_id in runs.values()} == set(runs)
+    assert set(_metrics(smoke_runs[0], "ingest")) <= ingest_keys
 
 
 def test_test_runs_leave_full_run_outputs_alone(smoke_runs):

@@ -45,6 +45,15 @@ def test_kedro_viz_build_writes_a_static_site(project_copy):
     graph = json.loads((project_copy / "build" / "api" / "main").read_text())
     node_names = {node["name"] for node in graph["nodes"]}
     assert "report_ingest" in " ".join(node_names)
+    # datasets are drawn in the Kedro data layers, in order (raw first, reports last)
+    assert graph["layers"][0] == "raw" and graph["layers"][-1] == "reporting"
+    assert {"primary", "model_output"} <= set(graph["layers"])
+    layers = {node["id"]: node.get("layer") for node in graph["nodes"] if node["type"] == "data"}
+    by_name = {node["name"]: layers[node["id"]] for node in graph["nodes"] if node["id"] in layers}
+    assert by_name["raw_click_log"] == "raw" and by_name["click_log"] == "primary"
+    reports = [layer for name, layer in by_name.items() if name.endswith("report")]
+    assert reports and set(reports) == {"reporting"}
+    assert {"device", "cloud"} <= {tag["id"] for tag in graph["tags"]}
 
 
 def _dvc_stages() -> dict:
@@ -67,7 +76,7 @@ def test_dvc_has_one_stage_per_pipeline(name):
             f"dvc stage {name}: dependency {dep} neither exists nor is made by a stage"
         )
     params = [next(iter(entry)) for entry in stage["params"]]
-    assert params == [f"conf/base/parameters_{name}.yml"]
+    assert params == [f"conf/base/parameters_{name}.yml", "conf/base/globals.yml"]
     metrics = [next(iter(entry)) for entry in stage["metrics"]]
     assert metrics == [f"data/08_reporting/{name}/metrics.json"]
 

@@ -23,7 +23,26 @@ from dcpipelines.core.data import (
     read_prompts,
     read_script,
 )
-from dcpipelines.core.reporting import Report, read_metrics, write_report
+from dcpipelines.core.reporting import Report, history_long, read_metrics, write_report
+
+# The Kedro data layers, by folder: every dataset of this module that lives under one gets
+# ``metadata: {kedro-viz: {layer: ...}}`` unless its catalog entry sets one, so Kedro-Viz draws
+# the graph in layers without a metadata block on every catalog entry.
+LAYERS = {
+    "01_raw": "raw", "02_intermediate": "intermediate", "03_primary": "primary",
+    "04_feature": "feature", "05_model_input": "model_input", "06_models": "models",
+    "07_model_output": "model_output", "08_reporting": "reporting",
+}
+
+
+def with_layer(metadata: dict[str, Any] | None, path: str | PurePosixPath) -> dict[str, Any] | None:
+    """``metadata`` with the Kedro-Viz layer of the data folder ``path`` lies in (if any)."""
+    layer = next((LAYERS[part] for part in PurePosixPath(path).parts if part in LAYERS), None)
+    if layer is None:
+        return metadata
+    merged = dict(metadata or {})
+    merged["kedro-viz"] = {"layer": layer, **(merged.get("kedro-viz") or {})}
+    return merged
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +54,7 @@ class _RawFileDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
         self._filepath = PurePosixPath(filepath)
-        self.metadata = metadata
+        self.metadata = with_layer(metadata, filepath)
 
     def load(self) -> pd.DataFrame:
         return type(self).reader(Path(self._filepath))
@@ -88,7 +107,7 @@ class _AtomicFileDataset(AbstractDataset[Any, Any]):
     ) -> None:
         self._filepath = Path(filepath)
         self._save_args = save_args or {}
-        self.metadata = metadata
+        self.metadata = with_layer(metadata, filepath)
 
     def _write(self, writer: Callable[[str], None]) -> None:
         write_file_atomically(self._filepath, writer)
@@ -185,7 +204,8 @@ class ImageSetDataset(_AtomicFileDataset):
 
 
 class BinaryFileDataset(_AtomicFileDataset):
-    """Raw bytes in a local file (an exported ``.onnx`` or ``.mnn`` model), written atomically."""
+    """Raw bytes in a local file (an exported ``.onnx`` or ``.mnn`` model), written atomically
+    and logged as an artifact of the active MLflow run under ``exported_models/``."""
 
     def load(self) -> bytes:
         return self._filepath.read_bytes()
@@ -194,6 +214,10 @@ class BinaryFileDataset(_AtomicFileDataset):
         if not isinstance(data, bytes | bytearray):
             raise DatasetError(f"{self._filepath}: expected bytes, got {type(data).__name__}")
         self._write(lambda path: Path(path).write_bytes(data))
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            mlflow.log_artifact(str(self._filepath), artifact_path="exported_models")
 
 
 class DeviceModelsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
@@ -255,7 +279,7 @@ class ReportDataset(AbstractDataset[Report, dict[str, float]]):
 
     def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
         self._path = Path(path)
-        self.metadata = metadata
+        self.metadata = with_layer(metadata, path)
 
     def load(self) -> dict[str, float]:
         return read_metrics(self._path)
@@ -276,7 +300,27 @@ class ReportDataset(AbstractDataset[Report, dict[str, float]]):
 def _log_report_to_mlflow(report: Report, path: Path) -> None:
     import mlflow
 
-    if mlflow.active_run() is None:
+    run = mlflow.active_run()
+    if run is None:
         return
     mlflow.log_metrics({key: float(value) for key, value in report.metrics.items()})
+    _log_histories(run.info.run_id, report)
     mlflow.log_artifacts(str(path), artifact_path=f"reports/{report.name}")
+
+
+def _log_histories(run_id: str, report: Report) -> None:
+    """Each curve as an MLflow metric history ``<name>/<series>`` with the epoch/round as step."""
+    import time
+
+    import mlflow
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    points = [
+        Metric(f"{name}/{row.series}", float(row.value), now, int(row.step))
+        for name, table in report.histories.items()
+        for row in history_long(table).itertuples(index=False)
+    ]
+    client = mlflow.MlflowClient()
+    for start in range(0, len(points), 1000):  # MLflow takes at most 1000 metrics per batch
+        client.log_batch(run_id, metrics=points[start:start + 1000])

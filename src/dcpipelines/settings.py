@@ -4,7 +4,12 @@ import os
 
 from kedro.config import OmegaConfigLoader
 
-from dcpipelines.hooks import RunTagsHooks, SeedHooks
+from dcpipelines.hooks import (
+    DeviceModelsHooks,
+    PipelineRunsHooks,
+    SeedHooks,
+    ShortErrorsHooks,
+)
 
 # Nothing in this project reaches for the network at run time.
 for _variable, _value in {
@@ -24,7 +29,7 @@ for _variable, _value in {
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
 
-HOOKS = (SeedHooks(), RunTagsHooks())
+HOOKS = (SeedHooks(), PipelineRunsHooks(), ShortErrorsHooks(), DeviceModelsHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

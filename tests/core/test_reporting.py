@@ -51,3 +51,50 @@ def test_wall_clock_metric_names():
     assert is_wall_clock_metric("mnn_latency_ms") and is_wall_clock_metric("stream_events_per_s")
     assert is_wall_clock_metric("routing_ms_per_prompt")
     assert not is_wall_clock_metric("fedavg_final_metric")
+
+
+def test_history_table_pivots_rounds_per_series():
+    from dcpipelines.core.reporting import history_table
+
+    rounds = pd.DataFrame({"run": ["a", "a", "b", "b", "a"], "round": [1, 2, 1, 2, 3],
+                           "metric": [0.1, 0.2, 0.3, np.nan, 0.4]})
+    table = history_table(rounds, "round", "metric", series="run")
+    assert list(table.columns) == ["step", "a", "b"]
+    assert table["step"].tolist() == [1, 2, 3]
+    assert table["a"].tolist() == [0.1, 0.2, 0.4]
+    assert table["b"].iloc[0] == 0.3 and table["b"].iloc[1:].isna().all()
+
+
+def test_loss_history_pads_series_of_different_lengths():
+    from dcpipelines.core.reporting import loss_history
+
+    table = loss_history(model=[3.0, 2.0, 1.0], other=[5.0], skipped=None)
+    assert list(table.columns) == ["step", "model", "other"]
+    assert table["step"].tolist() == [1, 2, 3]
+    assert table["other"].isna().sum() == 2
+
+
+def test_histories_are_written_in_long_form(tmp_path):
+    import pandas as pd
+
+    from dcpipelines.core.reporting import loss_history
+
+    report = make_report()
+    report.histories = {"train_loss": loss_history(a=[2.0, 1.0], b=[3.0])}
+    out = write_report(report, tmp_path / "demo")
+    written = pd.read_csv(out / "history" / "train_loss.csv")
+    assert written.to_dict("list") == {"step": [1, 2, 1], "series": ["a", "a", "b"],
+                                       "value": [2.0, 1.0, 3.0]}
+
+
+def test_every_report_folder_has_plots_tables_and_history(tmp_path):
+    out = write_report(Report("bare", "Bare", {"x": 1}), tmp_path / "bare")
+    assert all((out / part).is_dir() for part in ("plots", "tables", "history"))
+
+
+@pytest.mark.parametrize("table", [pd.DataFrame({"round": [1]}),
+                                   pd.DataFrame({"step": [1], "a b": [1.0]}),
+                                   pd.DataFrame({"step": [1], "a": ["text"]})])
+def test_malformed_histories_are_refused(table):
+    with pytest.raises((TypeError, ValueError)):
+        Report("demo", "Demo", {"x": 1}, histories={"curve": table})

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dcpipelines.core.errors import UserFacingError
 
-class DataValidationError(ValueError):
+
+class DataValidationError(UserFacingError, ValueError):
     """Bad input data: says which file, which line or field, what was expected, and the fix."""
 
     def __init__(

@@ -21,6 +21,7 @@ from dcpipelines.core.federated.clients import ClientPartition
 from dcpipelines.core.federated.local import LocalConfig, PerSampleLoss, train_cohort
 from dcpipelines.core.federated.strategies import Strategy
 from dcpipelines.core.federated.updates import ClientUpdate
+from dcpipelines.core.progress import progress
 
 Evaluate = Callable[[Mapping[str, torch.Tensor]], float]
 log = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ def run_federated(
     shapes = {k: v.shape for k, v in params.items()}
     rng = np.random.default_rng(config.seed)
     history = History()
-    for t in range(config.rounds):
+    bar = progress(range(config.rounds), desc=f"{strategy.name} rounds", unit="round")
+    for t in bar:
         plan = plan_round(len(clients), config.clients_per_round, config.dropout, rng)
         lr = config.lr * config.lr_decay**t
         started = time.perf_counter()
@@ -130,6 +132,7 @@ def run_federated(
         if evaluate is not None and ((t + 1) % config.eval_every == 0 or t + 1 == config.rounds):
             history.eval_rounds.append(t + 1)
             history.eval_metric.append(float(evaluate(params)))
+            bar.set_postfix(metric=f"{history.eval_metric[-1]:.4f}")
     history.params = params
     if config.dropout:
         log.info("%s: %d sampled clients dropped out over %d rounds (dropout %.0f%%)",

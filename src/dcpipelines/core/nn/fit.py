@@ -8,6 +8,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from dcpipelines.core.progress import progress
+
 
 def fit_minibatches(
     model: nn.Module,
@@ -32,7 +34,8 @@ def fit_minibatches(
     )
     order = torch.Generator().manual_seed(seed)
     history = []
-    for _ in range(epochs):
+    bar = progress(range(epochs), desc=f"training {type(model).__name__}", unit="epoch")
+    for _ in bar:
         total = 0.0
         for batch in torch.randperm(n_samples, generator=order).split(batch_size):
             loss = batch_loss(batch)
@@ -42,4 +45,5 @@ def fit_minibatches(
             schedule.step()
             total += float(loss.detach()) * len(batch)
         history.append(total / n_samples)
+        bar.set_postfix(loss=f"{history[-1]:.4f}")
     return history

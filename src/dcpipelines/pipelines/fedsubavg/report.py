@@ -6,7 +6,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from dcpipelines.core.plotting import new_figure
-from dcpipelines.core.reporting import Claim, Report
+from dcpipelines.core.reporting import Claim, Report, history_table
 
 STRATEGY_LABELS = {
     "fedavg": "FedAvg", "fedprox": "FedProx", "fedsubavg": "FedSubAvg (N/N_r)",
@@ -112,6 +112,11 @@ def report_fedsubavg(
         name="fedsubavg", title="FedSubAvg vs FedAvg / FedProx on hot and cold sparse features",
         metrics=metrics, claims=claims, figures=figures,
         tables={"runs": summary.drop(columns=["train_seconds"]).round(6)}, notes=notes,
+        histories={  # per-round curves of every strategy run, to MLflow and dvc plots
+            "amazon_auc": history_table(click_rounds, "round", "metric", series="run"),
+            "amazon_update_norm": history_table(click_rounds, "round", "update_norm", series="run"),
+            "shakespeare_accuracy": history_table(script_rounds, "round", "metric", series="run"),
+        },
     )
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from dcpipelines.core.plotting import new_figure
-from dcpipelines.core.reporting import Claim, Report
+from dcpipelines.core.reporting import Claim, Report, loss_history
 
 PAPER_GAIN = 11.0  # relative ROUGE-L gain of the full method over plain fine-tuning, English
 
@@ -74,8 +74,11 @@ def report_questioner_aware(clustered_pairs: pd.DataFrame, cluster_summary: pd.D
         "rougeL_by_variant": _bar(pd.DataFrame(rows).set_index("variant")["rougeL"], "ROUGE-L (x100)"),
         "training_loss": _losses(by_variant, base_decoder),
     }
+    histories = {"pretrain_loss": loss_history(base_decoder=base_decoder.get("loss_history")),
+                 "finetune_lm_loss": loss_history(**{name: [h["lm"] for h in result["history"]]
+                                                     for name, result in by_variant.items()})}
     return Report("questioner_aware", "Questioner-aware responses: dual towers and contrast within "
-                  "question clusters", metrics, claims, figures, tables, notes)
+                  "question clusters", metrics, claims, figures, tables, notes, histories)
 
 
 def _claims(metrics: dict[str, float], by_variant: dict) -> tuple[list[Claim], str]:
