@@ -51,3 +51,9 @@ def test_wall_clock_metric_names():
     assert is_wall_clock_metric("mnn_latency_ms") and is_wall_clock_metric("stream_events_per_s")
     assert is_wall_clock_metric("routing_ms_per_prompt")
     assert not is_wall_clock_metric("fedavg_final_metric")
+
+
+def test_peak_memory_is_machine_dependent_but_board_estimates_are_not():
+    assert is_wall_clock_metric("ae_peak_rss_mb")
+    assert not is_wall_clock_metric("ae_mnn_session_mb")
+    assert not is_wall_clock_metric("ae_rpi4_latency_ms_est")

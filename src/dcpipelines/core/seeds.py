@@ -17,6 +17,15 @@ SEED_OFFSETS: dict[str, int] = {
     "route_t2i.single_metric_training": 202,
     "route_t2i.random_router": 301,
     "nn.augmentation": 1,
+    # depth_edge: offsets far apart, so that consecutive run seeds never share a stream
+    "depth_edge.train_frames": 1000,
+    "depth_edge.val_frames": 2000,
+    "depth_edge.test_frames": 3000,
+    "depth_edge.train_blur": 4000,
+    "depth_edge.test_blur": 5000,
+    "depth_edge.split": 6000,
+    "depth_edge.init": 7000,
+    "depth_edge.training": 8000,
 }
 
 
