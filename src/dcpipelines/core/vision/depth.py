@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from dcpipelines.core.vision.rgbd import Frames
 
@@ -57,8 +56,9 @@ class DepthAutoEncoder(nn.Module):
 class MultiScaleDepthNet(nn.Module):
     """Coarse global network (convolutions + two fully connected layers) and fine network."""
 
-    def __init__(self, input_hw: tuple[int, int] = (48, 64), coarse_widths: Sequence[int] = (16, 32, 64, 64),
-                 hidden: int = 128, fine_width: int = 32) -> None:
+    def __init__(self, input_hw: tuple[int, int] = (48, 64),
+                 coarse_widths: Sequence[int] = (16, 32, 64, 64), hidden: int = 128,
+                 fine_width: int = 32) -> None:
         super().__init__()
         c1, c2, c3, c4 = coarse_widths
         h, w = input_hw
@@ -89,11 +89,13 @@ def build_depth_model(kind: str, spec: dict, input_hw: tuple[int, int]) -> nn.Mo
     if kind == "ae":
         return DepthAutoEncoder(spec["widths"])
     if kind == "multiscale":
-        return MultiScaleDepthNet(input_hw, spec["coarse_widths"], spec["hidden"], spec["fine_width"])
+        return MultiScaleDepthNet(input_hw, spec["coarse_widths"], spec["hidden"],
+                                  spec["fine_width"])
     raise ValueError(f"unknown depth model {kind!r}; use 'ae' or 'multiscale'")
 
 
-def scale_invariant_loss(log_pred: torch.Tensor, depth: torch.Tensor, lam: float = 0.5) -> torch.Tensor:
+def scale_invariant_loss(log_pred: torch.Tensor, depth: torch.Tensor,
+                         lam: float = 0.5) -> torch.Tensor:
     """Eigen's loss per image over valid pixels: mean(d^2) - lam * mean(d)^2,
     d = log pred - log depth; averaged over the batch."""
     valid = (depth > 0).float()

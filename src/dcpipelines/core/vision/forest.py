@@ -144,7 +144,8 @@ def empty_scenes(n: int, camera_height: float, pitch: float = 0.0, slope=(0.0, 0
 def _hash(ix: np.ndarray, iy: np.ndarray, salt: int) -> np.ndarray:
     """A deterministic integer hash of lattice points, in [0, 1)."""
     h = ix.astype(np.int32).view(np.uint32) * np.uint32(374761393)
-    h += iy.astype(np.int32).view(np.uint32) * np.uint32(668265263) + np.uint32(salt * 2654435761 % 2**32)
+    h += iy.astype(np.int32).view(np.uint32) * np.uint32(668265263)
+    h += np.uint32(salt * 2654435761 % 2**32)
     h = (h ^ (h >> np.uint32(13))) * np.uint32(1274126177)
     h = h ^ (h >> np.uint32(16))
     return (h >> np.uint32(8)).astype(F32) * F32(1 / 16777216)

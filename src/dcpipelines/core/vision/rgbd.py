@@ -26,7 +26,8 @@ class Frames:
 
     def __post_init__(self) -> None:
         if self.rgb.ndim != 4 or self.rgb.shape[-1] != 3 or self.rgb.dtype != np.uint8:
-            raise ValueError(f"rgb must be uint8 (N, H, W, 3), got {self.rgb.dtype} {self.rgb.shape}")
+            raise ValueError(f"rgb must be uint8 (N, H, W, 3), got {self.rgb.dtype} "
+                             f"{self.rgb.shape}")
         if self.depth.ndim != 3 or len(self.depth) != len(self.rgb):
             raise ValueError(f"depth must be (N, h, w) with N = {len(self.rgb)}, "
                              f"got {self.depth.shape}")

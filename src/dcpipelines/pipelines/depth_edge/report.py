@@ -100,7 +100,8 @@ def _examples_figure(examples: dict[str, np.ndarray], max_depth: float):
                       examples[f"multiscale{tag}"][i]]
             names = [f"RGB{' blurred' if tag else ''}", "true depth", "auto-encoder", "multi-scale"]
             for ax, panel, name in zip(row, panels, names, strict=True):
-                kwargs = {} if panel.ndim == 3 else {"cmap": "magma_r", "vmin": 0, "vmax": max_depth}
+                kwargs = ({} if panel.ndim == 3
+                          else {"cmap": "magma_r", "vmin": 0, "vmax": max_depth})
                 ax.imshow(panel, **kwargs)
                 ax.set_title(name, fontsize=7)
                 ax.set_axis_off()
