@@ -26,9 +26,17 @@ PER_MODEL = ([f"{k}{s}" for k in METRICS for s in ("", "_blur")]
                 "rpi4_energy_mj_est", "jetson_nano_latency_ms_est"])
 
 
+class _KeptDataset(MemoryDataset):
+    """A memory dataset the runner cannot empty, to look at an intermediate output after a run."""
+
+    def _release(self) -> None:
+        pass
+
+
 def _catalog(folder: Path | None = None) -> DataCatalog:
     return DataCatalog({
         "depth_edge.rgbd_folder": MemoryDataset(RgbdFolder(str(folder or "absent"))),
+        "depth_edge.device_models": _KeptDataset(copy_mode="assign"),
         **{f"params:depth_edge.{k}": MemoryDataset(v) for k, v in PARAMS.items()},
         "params:depth_edge.report.example_frames": MemoryDataset(
             PARAMS["report"]["example_frames"]),
@@ -37,7 +45,9 @@ def _catalog(folder: Path | None = None) -> DataCatalog:
 
 @pytest.fixture(scope="module")
 def outputs():
-    return SequentialRunner().run(create_pipeline(), _catalog())
+    catalog = _catalog()
+    out = SequentialRunner().run(create_pipeline(), catalog)
+    return {**out, "depth_edge.device_models": catalog["depth_edge.device_models"]}
 
 
 def test_report_has_every_named_metric(outputs):

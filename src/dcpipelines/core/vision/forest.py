@@ -231,7 +231,8 @@ def _hit_logs(scenes: Scenes, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     qx, qy, qz = wx - wa * ax, wy, wz - wa * az
     t = _smallest_root(px * px + py * py + pz * pz, px * qx + py * qy + pz * qz,
                        qx * qx + qy * qy + qz * qz - r * r)
-    along = wa + t * da
+    with np.errstate(invalid="ignore"):  # misses (t = inf) along the axis give nan: dropped
+        along = wa + t * da
     t = np.where((np.abs(along) <= length / 2) & scenes.log_on[:, None, :], t, np.inf)
     return t.min(-1), t.argmin(-1)
 
