@@ -125,12 +125,14 @@ def _blur_figure(scores: pd.DataFrame):
 
 def _table_figure(table: pd.DataFrame):
     shown = table.drop(columns=["price_source"]).round(3)
+    shown["board"] = shown["board"].str.replace(" Developer Kit", "").str.replace(" Model B", "")
     fig, ax = new_figure(width=11.0, height=0.45 * (len(shown) + 2), title="Board comparison")
     ax.set_axis_off()
     cells = ax.table(cellText=shown.astype(str).values, colLabels=list(shown.columns),
                      loc="center")
     cells.auto_set_font_size(False)
     cells.set_fontsize(7)
+    cells.auto_set_column_width(list(range(len(shown.columns))))
     return fig
 
 
