@@ -69,7 +69,7 @@ class Scenes:
     slope: np.ndarray  # (N, 2): dy/dx, dy/dz
     trunk: np.ndarray  # (N, T, 3): x, z, radius
     trunk_on: np.ndarray  # (N, T) bool
-    log: np.ndarray  # (N, L, 6): x, z, radius, length, angle, unused
+    log: np.ndarray  # (N, L, 5): x, z, radius, length, angle
     log_on: np.ndarray  # (N, L)
     clutter: np.ndarray  # (N, C, 4): x, z, radius, sink fraction
     clutter_on: np.ndarray  # (N, C)
@@ -104,7 +104,7 @@ def sample_scenes(rng: np.random.Generator, n: int, config: WorldConfig) -> Scen
     log_z = _uniform(rng, (1.0, 0.6 * c.max_depth), (n, lmax))
     log = np.stack([log_z * _uniform(rng, (-0.8, 0.8), (n, lmax)), log_z,
                     _uniform(rng, c.log_radius, (n, lmax)), _uniform(rng, c.log_length, (n, lmax)),
-                    _uniform(rng, (0.0, np.pi), (n, lmax)), np.zeros((n, lmax), F32)], axis=-1)
+                    _uniform(rng, (0.0, np.pi), (n, lmax))], axis=-1)
     clutter_z = _uniform(rng, (0.5, 0.5 * c.max_depth), (n, cmax))
     clutter = np.stack([clutter_z * _uniform(rng, (-0.9, 0.9), (n, cmax)), clutter_z,
                         _uniform(rng, c.clutter_radius, (n, cmax)),
@@ -134,7 +134,7 @@ def empty_scenes(n: int, camera_height: float, pitch: float = 0.0, slope=(0.0, 0
         camera_height=np.full(n, camera_height, F32), pitch=np.full(n, pitch, F32),
         roll=np.zeros(n, F32), slope=np.tile(np.asarray(slope, F32), (n, 1)),
         trunk=np.zeros((n, 1, 3), F32), trunk_on=np.zeros((n, 1), bool),
-        log=np.zeros((n, 1, 6), F32), log_on=np.zeros((n, 1), bool),
+        log=np.zeros((n, 1, 5), F32), log_on=np.zeros((n, 1), bool),
         clutter=np.zeros((n, 1, 4), F32), clutter_on=np.zeros((n, 1), bool),
         light=light, palette=np.zeros((n, 4), F32),
     )
