@@ -324,3 +324,30 @@ def _log_histories(run_id: str, report: Report) -> None:
     client = mlflow.MlflowClient()
     for start in range(0, len(points), 1000):  # MLflow takes at most 1000 metrics per batch
         client.log_batch(run_id, metrics=points[start:start + 1000])
+
+class RgbdFolderDataset(AbstractDataset[Any, Any]):
+    """A folder of paired RGB and 16-bit depth PNGs (``rgb/<name>.png``, ``depth/<name>.png``).
+
+    Loading is lazy: it returns a :class:`dcpipelines.core.vision.rgbd.RgbdFolder`, which the
+    graph reads (and validates) only when its parameters select the folder as the data source.
+    """
+
+    def __init__(self, path: str, depth_scale: float = 0.001,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self._path = str(path)
+        self._depth_scale = float(depth_scale)
+        self.metadata = metadata
+
+    def load(self) -> Any:
+        from dcpipelines.core.vision.rgbd import RgbdFolder
+
+        return RgbdFolder(self._path, self._depth_scale)
+
+    def save(self, data: Any) -> None:
+        raise DatasetError(f"{self._path} is raw input and read-only")
+
+    def _exists(self) -> bool:
+        return Path(self._path).is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": self._path, "depth_scale": self._depth_scale}

@@ -98,3 +98,8 @@ def test_every_report_folder_has_plots_tables_and_history(tmp_path):
 def test_malformed_histories_are_refused(table):
     with pytest.raises((TypeError, ValueError)):
         Report("demo", "Demo", {"x": 1}, histories={"curve": table})
+
+def test_peak_memory_is_machine_dependent_but_board_estimates_are_not():
+    assert is_wall_clock_metric("ae_peak_rss_mb")
+    assert not is_wall_clock_metric("ae_mnn_session_mb")
+    assert not is_wall_clock_metric("ae_rpi4_latency_ms_est")

@@ -19,6 +19,15 @@ SEED_OFFSETS: dict[str, int] = {
     "nn.augmentation": 1,
     "route_t2i.edge_generator": 0,
     "route_t2i.cloud_generator": 1,
+    # depth_edge: offsets far apart, so that consecutive run seeds never share a stream
+    "depth_edge.train_frames": 1000,
+    "depth_edge.val_frames": 2000,
+    "depth_edge.test_frames": 3000,
+    "depth_edge.train_blur": 4000,
+    "depth_edge.test_blur": 5000,
+    "depth_edge.split": 6000,
+    "depth_edge.init": 7000,
+    "depth_edge.training": 8000,
 }
 
 
