@@ -138,7 +138,9 @@ class Configuration:
         loader = OmegaConfigLoader(
             str(self.conf), base_env="base", default_run_env="base", env="base", runtime_params={}
         )
-        self.catalog = CatalogConfigResolver(loader["catalog"])
+        self.catalog = CatalogConfigResolver(
+            loader["catalog"], default_runtime_patterns={"{default}": {"type": "MemoryDataset"}}
+        )
         self._files = {
             path: yaml.safe_load(path.read_text()) or {}
             for path in sorted((self.conf / "base").rglob("*.yml"))

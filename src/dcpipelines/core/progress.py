@@ -12,6 +12,7 @@ file, a captured subprocess). ``DCPIPELINES_PROGRESS=1`` forces it on.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -26,6 +27,12 @@ def bars_disabled() -> bool | None:
     if os.environ.get("CI", "").strip().lower() not in ("", "0", "false"):
         return True
     return None
+
+
+def bars_shown() -> bool:
+    """Whether a bar shows now (for libraries with a bar of their own, e.g. Lightning)."""
+    disabled = bars_disabled()
+    return sys.stderr.isatty() if disabled is None else not disabled
 
 
 def progress(iterable: Iterable[T], *, desc: str, unit: str = "it", total: int | None = None,

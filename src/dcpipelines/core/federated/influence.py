@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 import torch
 from torch.func import grad, jvp, vmap
 
+from dcpipelines.core.progress import progress
+
 # loss(theta, client_data) -> scalar mean loss of one client (client_data: dict of tensors)
 ClientLoss = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
 
@@ -115,7 +117,7 @@ def train_with_influence(problem: FederatedProblem) -> InfluenceRun:
     theta = problem.init
     delta = torch.zeros((k, theta.numel()), dtype=theta.dtype)
     eye = torch.arange(k)
-    for _ in range(problem.rounds):
+    for _ in progress(range(problem.rounds), desc="influence rounds", unit="round"):
         models = local(theta, problem.client_data)  # (K, P) the clients' uploads
         jd = all_jvps(theta, problem.client_data, delta)  # (K clients, K directions, P)
         summed = torch.einsum("i,ikp->kp", n, jd)

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from dcpipelines.core.nn.decoder import TextCodec
 from dcpipelines.core.nn.questioner_aware import QuestionerAwareLM
+from dcpipelines.core.progress import bars_shown
 from dcpipelines.core.seeds import derive_seed
 
 
@@ -61,7 +62,7 @@ def _scheduler(optimizer: torch.optim.Optimizer, budget: Budget) -> dict[str, An
 def _trainer(steps: int) -> pl.Trainer:
     return pl.Trainer(
         max_steps=steps, max_epochs=-1, accelerator="cpu", devices=1, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        enable_checkpointing=False, enable_progress_bar=bars_shown(), enable_model_summary=False,
         num_sanity_val_steps=0, deterministic=True,
     )
 

@@ -176,6 +176,7 @@ def predict_depth(model: nn.Module, frames: Frames, batch: int = 256) -> np.ndar
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Number of parameters of a model."""
     return int(sum(p.numel() for p in model.parameters()))
 
 

@@ -134,7 +134,7 @@ def profile_model(name: str, model, example, check_inputs, latency: dict,
     short name used in the figures' keys -> the name of a device profile)."""
     import torch
 
-    from dcpipelines.core.devices.costs import count_flops, estimate_costs
+    from dcpipelines.core.devices.costs import count_flops, estimate_profile_costs
     from dcpipelines.core.devices.mnn_runtime import MnnModel, export_in_memory
     from dcpipelines.core.devices.peak_memory import mnn_peak_rss_mb
     from dcpipelines.core.devices.profiles import PROFILES
@@ -157,7 +157,7 @@ def profile_model(name: str, model, example, check_inputs, latency: dict,
                 "mnn_session_mb": session_mb, **rss,
                 **{f"{runtime}_latency_ms": v["median_ms"] for runtime, v in host.items()}}
     for board, profile in boards.items():
-        est = estimate_costs(measured, PROFILES[profile])
+        est = estimate_profile_costs(measured, PROFILES[profile])
         measured.update({f"{board}_latency_ms_est": est["est_latency_ms"],
                          f"{board}_energy_mj_est": est["est_energy_mj"],
                          f"{board}_memory_mb_est": est["est_peak_memory_mb"]})

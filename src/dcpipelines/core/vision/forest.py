@@ -15,6 +15,7 @@ gives the same frames. Scenes are sampled from an explicit ``numpy.random.Genera
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,9 @@ class WorldConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown world settings {unknown}; known: {sorted(known)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        converted: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                     for k, v in values.items()}
+        return cls(**converted)
 
     @property
     def focal(self) -> float:
@@ -162,12 +165,13 @@ def value_noise(x: np.ndarray, y: np.ndarray, salt: int = 0) -> np.ndarray:
 
 
 def _fractal(x: np.ndarray, y: np.ndarray, salt: int, octaves: int = 2) -> np.ndarray:
-    total, amplitude, norm = 0.0, 1.0, 0.0
+    total: np.ndarray | float = 0.0
+    amplitude, norm = 1.0, 0.0
     for octave in range(octaves):
         total = total + amplitude * value_noise(x * 2**octave, y * 2**octave, salt + octave)
         norm += amplitude
         amplitude *= 0.5
-    return (total / norm).astype(F32)
+    return np.asarray(total / norm, dtype=F32)
 
 
 # ------------------------------------------------------------------------------- ray casting

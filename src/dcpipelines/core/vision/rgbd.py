@@ -125,7 +125,7 @@ def _read_rgb(path: Path, size: tuple[int, int]):
         raise DataValidationError(path, f"RGB image has mode {image.mode}", field="mode",
                                   fix="save colour images as 8-bit RGB PNG")
     image = image.convert("RGB")
-    return image.size, np.asarray(image.resize(size, Image.BILINEAR), dtype=np.uint8)
+    return image.size, np.asarray(image.resize(size, Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 def _read_depth(path: Path, size: tuple[int, int], scale: float) -> tuple[tuple, np.ndarray]:
@@ -140,7 +140,7 @@ def _read_depth(path: Path, size: tuple[int, int], scale: float) -> tuple[tuple,
     if image.mode == "I" and (values.min() < 0 or values.max() > 65535):
         raise DataValidationError(path, "depth values outside 0..65535", field="value",
                                   fix="save depth as a 16-bit single-channel PNG")
-    resized = Image.fromarray(values.astype(np.int32)).resize(size, Image.NEAREST)
+    resized = Image.fromarray(values.astype(np.int32)).resize(size, Image.Resampling.NEAREST)
     return image.size, np.asarray(resized, np.float32) * np.float32(scale)
 
 
@@ -156,8 +156,8 @@ def read_rgbd_folder(root: str | Path, *, rgb_size: tuple[int, int],
     root = Path(root)
     rgbs, depths = [], []
     for rgb_path, depth_path in _pairs(root):
-        rgb_shape, rgb = _read_rgb(rgb_path, tuple(rgb_size))
-        depth_shape, depth = _read_depth(depth_path, tuple(depth_size), depth_scale)
+        rgb_shape, rgb = _read_rgb(rgb_path, (int(rgb_size[0]), int(rgb_size[1])))
+        depth_shape, depth = _read_depth(depth_path, (int(depth_size[0]), int(depth_size[1])), depth_scale)
         if rgb_shape[0] * depth_shape[1] != rgb_shape[1] * depth_shape[0]:
             raise DataValidationError(depth_path, f"depth is {depth_shape[0]}x{depth_shape[1]} "
                                       f"but its RGB image is {rgb_shape[0]}x{rgb_shape[1]} "

@@ -8,6 +8,7 @@ from dcpipelines.pipelines.depth_edge import nodes, report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """The depth_edge graph: frames, both models, scores, export and profiling, report."""
     graph = Pipeline(
         [
             Node(nodes.frame_splits,
