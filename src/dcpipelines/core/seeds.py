@@ -17,6 +17,12 @@ SEED_OFFSETS: dict[str, int] = {
     "route_t2i.single_metric_training": 202,
     "route_t2i.random_router": 301,
     "nn.augmentation": 1,
+    "dc_ccl.split": 0,
+    "dc_ccl.cloud_training": 401,
+    "dc_ccl.mimic": 402,
+    "dc_ccl.rounds": 403,
+    "dc_ccl.co_no_mimic": 404,
+    "dc_ccl.device_only": 405,
 }
 
 

@@ -1,0 +1,1 @@
+"""Vision models and methods: backbones, device-cloud methods, FLOP counting."""
