@@ -235,12 +235,13 @@ class CloudRounds:
 def collaborative_rounds(
     co: nn.Module, device_data: Samples, device_mimic_logits: torch.Tensor,
     cloud: CloudRounds, rounds: int, *, seed: int, device_train: TrainConfig,
+    tune: bool = True,
 ) -> list[dict[str, torch.Tensor]]:
     """DC-CCL's rounds; returns the co-submodel's state after each round.
 
     Per round: the cloud trains one copy on its samples and the device another on its own
     (both with the mimic's output added), the copies are averaged 0.5/0.5 into ``co``, and
-    the cloud tunes ``co``'s last layer on its samples.
+    the cloud tunes ``co``'s last layer on its samples (skipped when ``tune`` is False).
     """
     states = []
     for r in range(int(rounds)):
@@ -249,7 +250,8 @@ def collaborative_rounds(
         device_copy = train_classifier(copy.deepcopy(co), device_data, device_train,
                                        seed=round_seed, offset=device_mimic_logits)
         average_into(co, [cloud_copy, device_copy], [0.5, 0.5])
-        cloud.tune_last_layer(co, round_seed)
+        if tune:
+            cloud.tune_last_layer(co, round_seed)
         states.append(copy.deepcopy(co.state_dict()))
     return states
 

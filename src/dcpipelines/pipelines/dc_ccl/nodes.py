@@ -13,10 +13,14 @@ import pandas as pd
 
 from dcpipelines.core.seeds import derive_seed, seed_list
 
-# the five trained variants besides cloud_only, in report order
-ROUND_VARIANTS = ("dc_ccl", "dc_ccl_hetero", "co_no_mimic", "device_only")
-# which small-model spec each collaborative variant uses on the device
-DEVICE_FAMILY = {"dc_ccl": "small", "dc_ccl_hetero": "hetero_small"}
+# the collaborative variants: which small-model spec (of params:models) runs on the device,
+# and whether the cloud tunes the co-submodel's last layer after averaging (the ablation
+# dc_ccl_no_tune skips that step and shares dc_ccl's mimic)
+DEVICE_FAMILY = {"dc_ccl": "small", "dc_ccl_hetero": "hetero_small", "dc_ccl_no_tune": "small"}
+TUNED = {"dc_ccl": True, "dc_ccl_hetero": True, "dc_ccl_no_tune": False}
+# the variants whose models and traffic the device would actually see
+DEPLOYED = ("dc_ccl", "dc_ccl_hetero")
+FAMILIES = ("small", "hetero_small")
 
 
 def _side_split(images: Any, data: dict, seed: int) -> Any:
@@ -75,18 +79,18 @@ def train_cloud_large_submodel(cloud: Any, models: dict, training: dict, seed: i
 
 def distil_mimics(large: dict[int, Any], cloud: Any, models: dict,
                   distillation: dict) -> dict[str, dict[int, Any]]:
-    """Per collaborative variant and seed, a light mimic of the large submodel (MSE on
-    logits over the cloud's samples), of the family the device runs."""
+    """Per device model spec (``small``, ``hetero_small``) and seed, a light mimic of the
+    large submodel (MSE on logits over the cloud's samples)."""
     from dcpipelines.core.vision.dcccl import TrainConfig, distil_mimic, predict_logits
 
     cfg = TrainConfig.from_params(distillation)
-    out: dict[str, dict[int, Any]] = {v: {} for v in DEVICE_FAMILY}
+    out: dict[str, dict[int, Any]] = {f: {} for f in FAMILIES}
     for s, teacher in large.items():
         targets = predict_logits(teacher, cloud.x)
         run_seed = derive_seed(s, "dc_ccl.mimic")
-        for variant, family in DEVICE_FAMILY.items():
+        for family in FAMILIES:
             mimic = _fresh(models[family], cloud.num_classes, run_seed)
-            out[variant][s] = distil_mimic(mimic, cloud.x, targets, cfg, seed=run_seed)
+            out[family][s] = distil_mimic(mimic, cloud.x, targets, cfg, seed=run_seed)
     return out
 
 
@@ -99,23 +103,23 @@ def measure_mimic_fidelity(large: dict[int, Any], mimics: dict[str, dict[int, An
     rows = []
     for s, teacher in large.items():
         target = predict_logits(teacher, holdout.x)
-        for variant, by_seed in mimics.items():
+        for family, by_seed in mimics.items():
             fid = mimic_fidelity(predict_logits(by_seed[s], holdout.x), target)
-            rows.append({"variant": variant, "seed": s, **fid})
+            rows.append({"family": family, "seed": s, **fid})
     return pd.DataFrame(rows)
 
 
 def open_cloud_rounds(cloud: Any, mimics: dict[str, dict[int, Any]],
                       rounds: dict) -> dict[str, dict[int, Any]]:
-    """The cloud's half of each round (train a copy, tune the last layer), per variant and
-    seed; it sees only co-submodel weights coming in."""
+    """The cloud's half of each round (train a copy, tune the last layer), per device model
+    spec and seed; it sees only co-submodel weights coming in."""
     from dcpipelines.core.vision.dcccl import CloudRounds, TrainConfig, predict_logits
 
     train = TrainConfig.from_params({**rounds, "epochs": rounds["local_epochs"]})
     tune = TrainConfig.from_params({**rounds, "epochs": rounds["tune_epochs"],
                                     "lr": rounds["tune_lr"]})
-    return {variant: {s: CloudRounds(cloud, predict_logits(m, cloud.x), train, tune)
-                      for s, m in by_seed.items()} for variant, by_seed in mimics.items()}
+    return {family: {s: CloudRounds(cloud, predict_logits(m, cloud.x), train, tune)
+                     for s, m in by_seed.items()} for family, by_seed in mimics.items()}
 
 
 def run_collaborative_rounds(device: Any, mimics: dict[str, dict[int, Any]],
@@ -131,15 +135,15 @@ def run_collaborative_rounds(device: Any, mimics: dict[str, dict[int, Any]],
 
     device_train = TrainConfig.from_params({**rounds, "epochs": rounds["local_epochs"]})
     out: dict[str, dict[int, list]] = {}
-    for variant, by_seed in mimics.items():
+    for variant, family in DEVICE_FAMILY.items():
         out[variant] = {}
-        for s, mimic in by_seed.items():
+        for s, mimic in mimics[family].items():
             run_seed = derive_seed(s, "dc_ccl.rounds")
-            co = zero_last_layer(_fresh(models[DEVICE_FAMILY[variant]], device.num_classes,
-                                        run_seed))
+            co = zero_last_layer(_fresh(models[family], device.num_classes, run_seed))
             out[variant][s] = collaborative_rounds(
-                co, device, predict_logits(mimic, device.x), cloud_rounds[variant][s],
-                rounds["rounds"], seed=run_seed, device_train=device_train)
+                co, device, predict_logits(mimic, device.x), cloud_rounds[family][s],
+                rounds["rounds"], seed=run_seed, device_train=device_train,
+                tune=TUNED[variant])
     return out
 
 
@@ -243,8 +247,9 @@ def measure_link_traffic(large: dict[int, Any], mimics: dict[str, dict[int, Any]
 
     big = _first(large)
     rows = []
-    for variant, by_seed in co_states.items():
-        mimic = _first(mimics[variant])
+    for variant in DEPLOYED:
+        by_seed = co_states[variant]
+        mimic = _first(mimics[DEVICE_FAMILY[variant]])
         co = _load(models[DEVICE_FAMILY[variant]], mimic.classifier.out_features,
                    _first(by_seed)[-1])
         co_bytes, mimic_bytes = state_bytes(co), state_bytes(mimic)
@@ -274,8 +279,8 @@ def estimate_device_cost(device: Any, mimics: dict[str, dict[int, Any]], models:
 
     example = device.x[:2]
     rows = []
-    for variant, by_seed in mimics.items():
-        mimic = _first(by_seed)
+    for variant in DEPLOYED:
+        mimic = _first(mimics[DEVICE_FAMILY[variant]])
         co = _fresh(models[DEVICE_FAMILY[variant]], device.num_classes, 0)
         per_sample = training_flops_per_sample(co, example) + forward_flops_per_sample(
             mimic, example)
@@ -297,8 +302,9 @@ def export_device_models(co_states: dict[str, dict[int, list]],
     import torch
 
     out = {}
-    for variant, by_seed in co_states.items():
-        mimic = _first(mimics[variant])
+    for variant in DEPLOYED:
+        by_seed = co_states[variant]
+        mimic = _first(mimics[DEVICE_FAMILY[variant]])
         n = mimic.classifier.out_features
         family = models[DEVICE_FAMILY[variant]]["family"]
         co = _load(models[DEVICE_FAMILY[variant]], n, _first(by_seed)[-1])
