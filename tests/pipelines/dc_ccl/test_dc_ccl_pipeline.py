@@ -33,7 +33,7 @@ def _run(params: dict) -> dict:
 
 def test_pipeline_reports_every_variant_and_fusion_learns_the_device_classes():
     # planted classes, a few more local epochs than conf/test: the fusion effect is visible
-    params = {**PARAMS, "seed": 7, "rounds": {**PARAMS["rounds"], "rounds": 3,
+    params = {**PARAMS, "seed": 7, "rounds": {**PARAMS["rounds"], "rounds": 6,
                                               "local_epochs": 3}}
     out = _run(params)
     m = out["report"].metrics
@@ -42,7 +42,7 @@ def test_pipeline_reports_every_variant_and_fusion_learns_the_device_classes():
             assert 0.0 <= m[f"{variant}_{side}"] <= 1.0, (variant, side)
     for key in NAMED:
         assert key in m, key
-    assert m["rounds"] == 3 and m["seeds"] == PARAMS["seeds"]
+    assert m["rounds"] == 6 and m["seeds"] == PARAMS["seeds"]
     # the graph itself says no device sample goes up; the pooled bound would send them all
     data = PARAMS["data"]
     device_samples = 4 * data["train_per_class"] + 6 * round(
