@@ -141,7 +141,7 @@ def _by_side(metrics: dict) -> Figure:
 def _bytes(traffic: pd.DataFrame) -> Figure:
     t = traffic.set_index("variant")
     fig, ax = new_figure(width=6.4, title="What crosses the link per round (log scale)")
-    labels = ["co-submodel down", "mimic down (once, per round)", "co-submodel up",
+    labels = ["co-submodel down", "mimic down (once, amortised)", "co-submodel up",
               "raw samples up", "large submodel (never sent)"]
     width = 0.4
     for i, variant in enumerate(t.index):
