@@ -32,9 +32,15 @@ def _run(params: dict) -> dict:
 
 
 def test_pipeline_reports_every_variant_and_fusion_learns_the_device_classes():
-    # planted classes, a few more local epochs than conf/test: the fusion effect is visible
-    params = {**PARAMS, "seed": 7, "rounds": {**PARAMS["rounds"], "rounds": 6,
-                                              "local_epochs": 3}}
+    # planted classes, more images, epochs and rounds than conf/test: the fusion effect shows
+    params = {
+        **PARAMS, "seed": 7,
+        "data": {**PARAMS["data"], "train_per_class": 40, "holdout_per_class": 20,
+                 "device_cloud_class_share": 0.25, "test_per_class": 30},
+        "cloud_training": {**PARAMS["cloud_training"], "epochs": 4},
+        "distillation": {**PARAMS["distillation"], "epochs": 4},
+        "rounds": {**PARAMS["rounds"], "rounds": 6, "local_epochs": 3},
+    }
     out = _run(params)
     m = out["report"].metrics
     for variant in VARIANTS:
@@ -44,7 +50,7 @@ def test_pipeline_reports_every_variant_and_fusion_learns_the_device_classes():
         assert key in m, key
     assert m["rounds"] == 6 and m["seeds"] == PARAMS["seeds"]
     # the graph itself says no device sample goes up; the pooled bound would send them all
-    data = PARAMS["data"]
+    data = params["data"]
     device_samples = 4 * data["train_per_class"] + 6 * round(
         data["device_cloud_class_share"] * data["train_per_class"])
     assert m["raw_samples_uplinked"] == 0 and m["large_models_downlinked"] == 0
