@@ -232,6 +232,11 @@ class CloudRounds:
         return tune_last_layer(co, self.data, self.mimic_logits, self.tune, seed=seed)
 
 
+def round_seed(seed: int, round_index: int) -> int:
+    """The seed of one round's shuffling, distinct per round of a run."""
+    return int(seed) * 1000 + int(round_index)
+
+
 def collaborative_rounds(
     co: nn.Module, device_data: Samples, device_mimic_logits: torch.Tensor,
     cloud: CloudRounds, rounds: int, *, seed: int, device_train: TrainConfig,
@@ -245,13 +250,13 @@ def collaborative_rounds(
     """
     states = []
     for r in range(int(rounds)):
-        round_seed = int(seed) * 1000 + r
-        cloud_copy = cloud.train_copy(co, round_seed)
+        seed_r = round_seed(seed, r)
+        cloud_copy = cloud.train_copy(co, seed_r)
         device_copy = train_classifier(copy.deepcopy(co), device_data, device_train,
-                                       seed=round_seed, offset=device_mimic_logits)
+                                       seed=seed_r, offset=device_mimic_logits)
         average_into(co, [cloud_copy, device_copy], [0.5, 0.5])
         if tune:
-            cloud.tune_last_layer(co, round_seed)
+            cloud.tune_last_layer(co, seed_r)
         states.append(copy.deepcopy(co.state_dict()))
     return states
 

@@ -151,7 +151,12 @@ def _train_per_round(data: Any, spec: dict, rounds: dict, run_seed: int,
                      zero_head: bool) -> list:
     import copy
 
-    from dcpipelines.core.vision.dcccl import TrainConfig, train_classifier, zero_last_layer
+    from dcpipelines.core.vision.dcccl import (
+        TrainConfig,
+        round_seed,
+        train_classifier,
+        zero_last_layer,
+    )
 
     model = _fresh(spec, data.num_classes, run_seed)
     if zero_head:
@@ -159,7 +164,7 @@ def _train_per_round(data: Any, spec: dict, rounds: dict, run_seed: int,
     cfg = TrainConfig.from_params({**rounds, "epochs": rounds["local_epochs"]})
     states = []
     for r in range(int(rounds["rounds"])):
-        train_classifier(model, data, cfg, seed=run_seed * 1000 + r)
+        train_classifier(model, data, cfg, seed=round_seed(run_seed, r))
         states.append(copy.deepcopy(model.state_dict()))
     return states
 
