@@ -28,6 +28,12 @@ SEED_OFFSETS: dict[str, int] = {
     "depth_edge.split": 6000,
     "depth_edge.init": 7000,
     "depth_edge.training": 8000,
+    "dc_ccl.split": 0,
+    "dc_ccl.cloud_training": 401,
+    "dc_ccl.mimic": 402,
+    "dc_ccl.rounds": 403,
+    "dc_ccl.co_no_mimic": 404,
+    "dc_ccl.device_only": 405,
 }
 
 
