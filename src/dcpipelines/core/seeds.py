@@ -17,6 +17,10 @@ SEED_OFFSETS: dict[str, int] = {
     "route_t2i.single_metric_training": 202,
     "route_t2i.random_router": 301,
     "nn.augmentation": 1,
+    "iciia.image_pools": 1000,
+    "iciia.backbone": 2000,
+    "iciia.clients": 3000,
+    "iciia.training": 4000,
 }
 
 

@@ -1,0 +1,1 @@
+"""Vision models and methods: small CNN backbones, feature caches, client-adaptive modules."""
