@@ -43,8 +43,8 @@ class Part:
     @classmethod
     def from_arrays(cls, features: np.ndarray, labels: np.ndarray, clients: np.ndarray) -> Part:
         return cls(torch.as_tensor(np.asarray(features, np.float32)),
-                   torch.as_tensor(np.asarray(labels), dtype=torch.long),
-                   torch.as_tensor(np.asarray(clients), dtype=torch.long))
+                   torch.as_tensor(np.array(labels, dtype=np.int64)),
+                   torch.as_tensor(np.array(clients, dtype=np.int64)))
 
     def __len__(self) -> int:
         return len(self.labels)

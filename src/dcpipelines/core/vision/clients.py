@@ -2,8 +2,9 @@
 
 Each client recognises a small random subset of classes; a share ``reserve_ratio`` of its
 images comes from the other classes (the authors' ``soft_reserve_ratio``). A client's training
-and validation images (for the one-time cloud training) come from the cloud's client pool, its
-test images from the held-out test split. Images are drawn independently per client (without
+and validation images (for the one-time cloud training) come from the cloud's client pool (two
+disjoint shares of it, so that early stopping never sees a training image), its test images
+from the held-out test split. Images are drawn independently per client (without
 replacement within a client), so two clients may share an image.
 """
 
@@ -82,14 +83,23 @@ def build_clients(pool_labels: np.ndarray, test_labels: np.ndarray, spec: Client
     if not 0 <= spec.reserve_ratio < 1:
         raise ValueError(f"reserve_ratio must lie in [0, 1), got {spec.reserve_ratio}")
     rng = np.random.default_rng(seed)
+    # validation images come from their own share of the pool, never used for training
+    val_share = spec.val_images / max(1, spec.train_images + spec.val_images)
+    in_val = np.zeros(len(pool_labels), dtype=bool)
+    for c in np.unique(pool_labels):
+        members = np.flatnonzero(pool_labels == c)
+        in_val[rng.choice(members, int(round(val_share * len(members))), replace=False)] = True
+    sources = {"train": np.flatnonzero(~in_val), "val": np.flatnonzero(in_val),
+               "test": np.arange(len(test_labels))}
     rows = []
     for client in range(spec.num_clients):
         size = int(rng.integers(spec.min_classes, spec.max_classes + 1))
         own = np.sort(rng.choice(num_classes, size, replace=False))
-        pool_idx = _draw(rng, pool_labels, own, spec.train_images + spec.val_images,
-                         spec.reserve_ratio)
-        parts = {"train": pool_idx[:spec.train_images], "val": pool_idx[spec.train_images:],
-                 "test": _draw(rng, test_labels, own, spec.test_images, spec.reserve_ratio)}
+        parts = {}
+        for part, n in spec.sizes().items():
+            source = sources[part]
+            labels = (test_labels if part == "test" else pool_labels)[source]
+            parts[part] = source[_draw(rng, labels, own, n, spec.reserve_ratio)]
         for part, idx in parts.items():
             labels = (test_labels if part == "test" else pool_labels)[idx]
             rows.append(pd.DataFrame({"client": client, "part": part, "index": idx,

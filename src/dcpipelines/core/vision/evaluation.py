@@ -131,10 +131,11 @@ def sweep(features: FeatureSet, clients: pd.DataFrame, setup: Setup, seed: int,
           configs: list[tuple[int, bool, int]],
           known: dict[tuple[int, bool, int], float] | None = None) -> pd.DataFrame:
     """ICIIA accuracy for each (partitions, shuffle, seq_len); results in ``known`` (same
-    clients and seed, hence the same figure) are reused instead of retrained. With one
+    clients and seed, hence the same figure) are reused instead of retrained, and new ones are
+    added to it. With one
     partition the shuffle is the identity, so P = 1 is trained once for both settings."""
     parts = client_parts(features, clients)
-    known = dict(known or {})
+    known = {} if known is None else known
     rows = []
     for partitions, shuffle, length in configs:
         key = (partitions, shuffle if partitions > 1 else True, length)

@@ -133,46 +133,31 @@ def compare_methods(features: dict[str, Any], clients: dict[str, Any], module: d
     return pd.concat(tables, ignore_index=True), pd.concat(per_client, ignore_index=True), trained
 
 
-def _known(method_accuracy: pd.DataFrame, setup, seed: int) -> dict[tuple[int, bool, int], float]:
-    """First-seed results of the comparison under their sweep keys (reused, not retrained)."""
-    first = method_accuracy[method_accuracy["seed"] == seed].set_index("method")["acc"]
-    length, p_t = setup.seq_len, setup.partitions_t
-    return {(1, True, length): float(first["iciia_b"]), (p_t, True, length): float(first["iciia_t"]),
-            (p_t, False, length): float(first["no_shuffle"])}
-
-
-def sweep_partitions(features: dict[str, Any], clients: dict[str, Any], module: dict[str, Any],
-                     training: dict[str, Any], sweeps: dict[str, Any], seed: int,
-                     method_accuracy: pd.DataFrame) -> pd.DataFrame:
-    """ICIIA accuracy and module FLOPs per image for every P (with and without shuffling),
-    on the first seed's clients."""
+def run_sweeps(features: dict[str, Any], clients: dict[str, Any], module: dict[str, Any],
+               training: dict[str, Any], sweeps: dict[str, Any],
+               seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One seed, on the sweep's own (smaller) share of clients and epochs: ICIIA accuracy and
+    module FLOPs per image for every P with and without shuffling, and ICIIA-T accuracy for
+    every sequence length L."""
     import torch
 
     from dcpipelines.core.vision.evaluation import FeatureSet, sweep
     from dcpipelines.core.vision.flops import count_flops
     from dcpipelines.core.vision.iciia import IciiaModule
 
-    fs, setup = FeatureSet.from_dict(features), _setup(module, training)
+    fs = FeatureSet.from_dict(features)
+    setup = _setup(module, {**training, "epochs": sweeps["epochs"]})
+    frame = _clients(fs, {**clients, "num_clients": sweeps["num_clients"]}, seed)
     values = [int(p) for p in sweeps["partitions"] if fs.dim % int(p) == 0]
-    configs = [(p, s, setup.seq_len) for p in values for s in (True, False)]
-    table = sweep(fs, _clients(fs, clients, seed), setup, derive_seed(seed, "iciia.training"),
-                  configs, _known(method_accuracy, setup, seed))
+    known: dict[tuple[int, bool, int], float] = {}
+    partitions = sweep(fs, frame, setup, derive_seed(seed, "iciia.training"),
+                       [(p, s, setup.seq_len) for p in values for s in (True, False)], known)
+    context = sweep(fs, frame, setup, derive_seed(seed, "iciia.training"),
+                    [(setup.partitions_t, True, int(n)) for n in sweeps["seq_lens"]], known)
     example = torch.zeros(1, setup.seq_len, fs.dim)
     flops = {p: count_flops(IciiaModule(fs.dim, fs.num_classes, replace(setup.module, partitions=p)),
                             example) / setup.seq_len for p in values}
-    return table.assign(module_flops_per_image=table["partitions"].map(flops))
-
-
-def sweep_context(features: dict[str, Any], clients: dict[str, Any], module: dict[str, Any],
-                  training: dict[str, Any], sweeps: dict[str, Any], seed: int,
-                  method_accuracy: pd.DataFrame) -> pd.DataFrame:
-    """ICIIA-T accuracy against the number of images per sequence L (first seed's clients)."""
-    from dcpipelines.core.vision.evaluation import FeatureSet, sweep
-
-    fs, setup = FeatureSet.from_dict(features), _setup(module, training)
-    configs = [(setup.partitions_t, True, int(length)) for length in sweeps["seq_lens"]]
-    return sweep(fs, _clients(fs, clients, seed), setup, derive_seed(seed, "iciia.training"),
-                 configs, _known(method_accuracy, setup, seed))
+    return partitions.assign(module_flops_per_image=partitions["partitions"].map(flops)), context
 
 
 def measure_costs(backbone: dict[str, Any], features: dict[str, Any], trained: dict[str, Any],
