@@ -27,7 +27,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["partition_sweep", "context_sweep"], name="run_sweeps", tags=["cloud"]),
             Node(nodes.measure_costs,
                  ["backbone", "features", "trained_modules", "params:module", "params:latency"],
-                 ["costs", "device_models"], name="measure_costs"),
+                 ["costs", "device_models"], name="measure_costs", tags=["cloud"]),
             Node(report.report_iciia,
                  ["method_accuracy", "client_accuracy", "partition_sweep", "context_sweep",
                   "costs", "features", "params:module"],
