@@ -44,6 +44,7 @@ def images(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run(images):
+    torch.set_num_threads(1)  # as a kedro run (settings.py): figures depend on the thread count
     catalog = DataCatalog({
         "cifar10_images": MemoryDataset(images),
         "iciia.backbone_cache": MemoryDataset(None),
