@@ -34,6 +34,10 @@ SEED_OFFSETS: dict[str, int] = {
     "dc_ccl.rounds": 403,
     "dc_ccl.co_no_mimic": 404,
     "dc_ccl.device_only": 405,
+    "iciia.image_pools": 1000,
+    "iciia.backbone": 2000,
+    "iciia.clients": 3000,
+    "iciia.training": 4000,
 }
 
 
