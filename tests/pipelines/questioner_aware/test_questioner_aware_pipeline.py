@@ -75,7 +75,8 @@ def test_embeddings_come_from_the_stored_table_when_present(tmp_path):
     store = CacheDataset(str(tmp_path / "emb.parquet"))
     store.save(stored)
     store.save(nodes.embed_queries(pairs, {"batch_size": 8}))  # other key: rebuilt from the memo
-    assert store.load()["embedding"].tolist() == stored["embedding"].tolist()  # nothing re-embedded
+    reloaded = [[float(x) for x in vector] for vector in store.load()["embedding"]]
+    assert reloaded == stored["embedding"].tolist()  # nothing re-embedded
 
 
 def test_base_decoder_is_reused_only_for_the_same_inputs(tmp_path):
