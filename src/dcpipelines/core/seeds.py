@@ -17,6 +17,11 @@ SEED_OFFSETS: dict[str, int] = {
     "route_t2i.single_metric_training": 202,
     "route_t2i.random_router": 301,
     "nn.augmentation": 1,
+    "coda.user_sample": 0,
+    "coda.cloud_training": 1,
+    "coda.downloads": 2,
+    "coda.finetune": 3,
+    "coda.timing_users": 4,
 }
 
 
