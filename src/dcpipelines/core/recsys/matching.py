@@ -25,9 +25,10 @@ def mean_embedding(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def interest_embeddings(table: torch.Tensor, local: ClickSamples) -> torch.Tensor:
     """(U, d): per user, the mean embedding of the items clicked in its local samples (device)."""
-    clicked = torch.where(local.label > 0, local.item, torch.zeros_like(local.item))
-    sums = torch.zeros(local.num_users, table.shape[1]).index_add_(0, local.owner, table[clicked])
-    counts = torch.bincount(local.owner[clicked != 0], minlength=local.num_users)
+    clicked = local.label > 0
+    sums = torch.zeros(local.num_users, table.shape[1]).index_add_(
+        0, local.owner[clicked], table[local.item[clicked]])
+    counts = torch.bincount(local.owner[clicked], minlength=local.num_users)
     return sums / counts.clamp(min=1).unsqueeze(1).to(table.dtype)
 
 

@@ -20,18 +20,22 @@ from dcpipelines.core.recsys.matching import mean_embedding
 
 @dataclass
 class SampleClassifiers:
-    """One logistic regression per user on standardised features: sigmoid(w . (x - mu) / sd + b)."""
+    """One logistic regression per user on z = (x - mu) / sd and z**2."""
 
     mean: torch.Tensor  # (U, D)
     scale: torch.Tensor  # (U, D)
-    weight: torch.Tensor  # (U, D)
+    weight: torch.Tensor  # (U, 2D)
     bias: torch.Tensor  # (U,)
 
     @torch.no_grad()
     def prob_local(self, features: torch.Tensor) -> torch.Tensor:
         """(U, n) probability that each of a user's samples (U, n, D) is from its own data."""
-        z = (features - self.mean.unsqueeze(1)) / self.scale.unsqueeze(1)
+        z = _quadratic((features - self.mean.unsqueeze(1)) / self.scale.unsqueeze(1))
         return torch.sigmoid(torch.einsum("und,ud->un", z, self.weight) + self.bias.unsqueeze(1))
+
+
+def _quadratic(z: torch.Tensor) -> torch.Tensor:
+    return torch.cat([z, z * z], dim=-1)
 
 
 @torch.no_grad()
@@ -58,9 +62,9 @@ def train_sample_classifiers(
     var = (torch.zeros(users, local.shape[1]).index_add_(0, owner, (local - mean[owner]) ** 2)
            + ((outside - mean.unsqueeze(1)) ** 2).sum(1)) / total
     scale = var.sqrt().clamp(min=1e-6)
-    z_local = (local - mean[owner]) / scale[owner]
-    z_out = (outside - mean.unsqueeze(1)) / scale.unsqueeze(1)
-    weight = torch.zeros(users, local.shape[1], requires_grad=True)
+    z_local = _quadratic((local - mean[owner]) / scale[owner])
+    z_out = _quadratic((outside - mean.unsqueeze(1)) / scale.unsqueeze(1))
+    weight = torch.zeros(users, z_local.shape[1], requires_grad=True)
     bias = torch.zeros(users, requires_grad=True)
     for _ in range(steps):
         logit_local = (z_local * weight[owner]).sum(1) + bias[owner]
