@@ -4,6 +4,7 @@ import torch
 
 from dcpipelines.core.recsys.din import DIN
 from dcpipelines.core.recsys.personalize import (
+    PersonalDIN,
     UserSets,
     draw_batches,
     finetune_one_user,
@@ -66,3 +67,23 @@ def test_untouched_personal_models_score_like_the_cloud_model():
     with torch.no_grad():
         want = model({"item": sets.item[:, :3], "history": sets.history[:, :3]})
     torch.testing.assert_close(got, want)
+
+
+def test_a_users_personal_module_scores_like_its_batched_personal_model():
+    torch.manual_seed(2)
+    model = DIN(30, 4, 4, 4)
+    sets = _sets()
+    queries = torch.randint(1, 30, (5, 6))
+    queries[:, :2] = sets.item[:, :2]  # some queries have personal slots
+    history = torch.randint(0, 30, (5, 6, 4))
+    slots, query_slots, num_slots = item_slots(sets, queries)
+    draws = draw_batches(sets.count, steps=5, batch_size=4, seed=1)
+    params = finetune_users(model, sets, slots, num_slots, draws, lr=0.5)
+    want = predict_users(model, params, queries, query_slots, history)
+    for user in range(5):
+        real = int(sets.count[user])
+        module = PersonalDIN(model, {k: v[user] for k, v in params.items()},
+                             sets.item[user, :real], slots[user, :real])
+        with torch.no_grad():
+            got = module(torch.cat([queries[user].unsqueeze(1), history[user]], dim=1))
+        torch.testing.assert_close(got, want[user])

@@ -88,3 +88,21 @@ def test_a_click_log_without_history_names_the_column_and_the_fix():
     with pytest.raises(DataValidationError, match="history") as err:
         nodes.device_data(planted_click_log().drop(columns=["history"]), PARAMS["data"], 0)
     assert "ingest" in str(err.value)
+
+
+def test_the_device_model_is_handed_over_and_runs_on_its_example():
+    import torch
+
+    catalog = DataCatalog({
+        "click_log": MemoryDataset(planted_click_log(users_per_group=3)),
+        **{f"params:coda.{k}": MemoryDataset(v) for k, v in PARAMS.items()},
+    })
+    pipeline = create_pipeline().to_outputs("coda.device_models")
+    catalog["coda.device_models"] = MemoryDataset(copy_mode="assign")
+    SequentialRunner().run(pipeline, catalog)
+    models = catalog["coda.device_models"].load()
+    entry = models["coda_personal_din"]
+    assert not entry["module"].training
+    assert entry["example_input"].shape == (1, 1 + PARAMS["data"]["max_history"])
+    with torch.no_grad():
+        assert entry["module"](entry["example_input"]).shape == (1,)

@@ -21,6 +21,7 @@ from dcpipelines.core.recsys.matching import (
     random_outside,
 )
 from dcpipelines.core.recsys.personalize import (
+    PersonalDIN,
     UserSets,
     draw_batches,
     finetune_one_user,
@@ -151,12 +152,14 @@ def test_fields(test: ClickSamples) -> dict[str, torch.Tensor]:
 
 def one_device_coda(model: DIN, local: ClickSamples, downloads: Downloads, *, k: int,
                     sample_filter: dict, steps: int, batch_size: int, lr: float, seed: int,
-                    ) -> dict[str, torch.Tensor]:
+                    ) -> PersonalDIN:
     """Everything one device trains in ``coda``, with the one-user loop: classifier, filter,
-    fine-tuning. ``local`` and ``downloads`` hold that user alone."""
+    fine-tuning; returns its personal model. ``local`` and ``downloads`` hold that user alone."""
     keep = filter_retrieved(model, local, downloads, k=k, **sample_filter)
     sets = variant_sets(local, downloads, keep, k)["coda"]
     slots, _, num_slots = item_slots(sets, sets.item[:, :1])
     draws = draw_batches(sets.count, steps, batch_size, seed)[:, 0]
-    return finetune_one_user(model, sets.item[0], slots[0], sets.history[0], sets.label[0],
-                             num_slots, draws, lr=lr)
+    params = finetune_one_user(model, sets.item[0], slots[0], sets.history[0], sets.label[0],
+                               num_slots, draws, lr=lr)
+    real = sets.count[0]
+    return PersonalDIN(model, params, sets.item[0, :real], slots[0, :real])

@@ -10,6 +10,7 @@ version must reproduce (and what one device would run).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -156,3 +157,27 @@ def _plain_score(params, q, h, mask) -> torch.Tensor:
     weights = torch.softmax(scores.masked_fill(~mask, -1e9), dim=-1) * mask
     pooled = (weights.unsqueeze(-1) * h).sum(-2)
     return mlp("head", torch.cat([q, pooled, q * pooled], dim=-1)).squeeze(-1)
+
+
+class PersonalDIN(nn.Module):
+    """One user's personal click model as a plain module (what runs on that device).
+
+    Input: (B, 1 + L) item ids, the candidate item then its history; output: (B,) logits.
+    """
+
+    def __init__(self, model: DIN, params: dict[str, torch.Tensor], items: torch.Tensor,
+                 slots: torch.Tensor) -> None:
+        super().__init__()
+        self.din = copy.deepcopy(model).eval()
+        self.din.load_state_dict({k: v for k, v in params.items() if k != "offset"}, strict=False)
+        self.offset = nn.Parameter(params["offset"].clone())
+        slot_of_item = torch.zeros(model.item_embedding.num_embeddings, dtype=torch.long)
+        slot_of_item[items[slots > 0]] = slots[slots > 0]
+        self.register_buffer("slot_of_item", slot_of_item)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        item, history = ids[:, 0], ids[:, 1:]
+        table = self.din.item_embedding.weight
+        slot = self.slot_of_item[item]
+        q = table[item] + self.offset[slot] * (slot > 0).unsqueeze(-1).to(table.dtype)
+        return self.din.score(q, table[history], history != 0)

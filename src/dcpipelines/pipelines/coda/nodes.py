@@ -185,3 +185,27 @@ def device_cost(local: Any, cloud_models: dict[int, Any], downloads: dict[int, A
         "phone_download_s": phone.transfer_s(down),
         "phone_model_download_s": phone.transfer_s(model_bytes),
     }
+
+
+def hand_device_model(local: Any, test: Any, cloud_models: dict[int, Any],
+                      downloads: dict[int, Any], matching: dict, sample_filter: dict,
+                      finetune: dict) -> dict[str, dict]:
+    """The personal model one device ends up with in ``coda`` (the first user, first seed),
+    for on_device: ``{name: {module, example_input, description}}``."""
+    import torch
+
+    from dcpipelines.core.recsys.coda import one_device_coda
+
+    torch.set_num_threads(1)
+    seed, model = next(iter(cloud_models.items()))
+    module = one_device_coda(model, local.of_user(0), downloads[seed].of_user(0),
+                             k=matching["retrieved_per_user"], sample_filter=sample_filter,
+                             steps=finetune["steps"], batch_size=finetune["batch_size"],
+                             lr=finetune["lr"], seed=derive_seed(seed, "coda.finetune")).eval()
+    row = test.of_user(0)
+    example = torch.cat([row.item[:1].unsqueeze(1), row.history[:1]], dim=1)
+    return {"coda_personal_din": {
+        "module": module, "example_input": example,
+        "description": "CoDA personal DIN of one user: cloud item table, the user's dense "
+                       "layers and item offsets; input (1, 1 + history) item ids",
+    }}

@@ -40,11 +40,12 @@ def _by_seed(runs: pd.DataFrame, variant: str, column: str) -> list[float]:
     return runs[runs["variant"] == variant].sort_values("seed")[column].tolist()
 
 
-def improved_fraction(users: pd.DataFrame, k: int) -> list[float]:
-    """Per seed: share of evaluated users whose AUC under coda beats cloud_global's."""
+def improved_fraction(users: pd.DataFrame, k: int, sign: int = 1) -> list[float]:
+    """Per seed: share of evaluated users whose AUC under coda beats cloud_global's (sign 1)
+    or falls below it (sign -1); the rest are ties."""
     main = users[users["retrieved"] == k].dropna(subset=["auc"])
     wide = main.pivot_table(index=["seed", "user"], columns="variant", values="auc")
-    better = (wide["coda"] > wide["cloud_global"]).groupby(level="seed").mean()
+    better = (sign * (wide["coda"] - wide["cloud_global"]) > 0).groupby(level="seed").mean()
     return better.sort_index().tolist()
 
 
@@ -121,6 +122,8 @@ def report_coda(scores: pd.DataFrame, filter_stats: pd.DataFrame, cost: dict,
             metrics.update(interval_metrics(f"{variant}_{column}",
                                             summarize(_by_seed(main, variant, column))))
     metrics.update(interval_metrics("users_improved_frac", summarize(improved_fraction(users, k))))
+    metrics.update(interval_metrics("users_worse_frac",
+                                    summarize(improved_fraction(users, k, sign=-1))))
     for column in ("kept_per_user", "filter_precision", "retrieved_precision"):
         metrics.update(interval_metrics(column, summarize(filter_stats[column])))
     evaluated = users[(users["retrieved"] == k) & (users["variant"] == "coda")]
