@@ -100,9 +100,11 @@ def personalise_and_evaluate(local: Any, test: Any, cloud_models: dict[int, Any]
     for i, (s, model) in enumerate(cloud_models.items()):
         for k in sizes if i == 0 else sizes[:1]:
             sets = coda.variant_sets(local, downloads[s], keep[s][:, :k], k)
-            if k != sizes[0]:
+            scores = {}
+            if k == sizes[0]:
+                scores["cloud_global"] = coda.cloud_scores(model, fields)
+            else:
                 sets = {v: sets[v] for v in matching["sweep_variants"]}
-            scores = {"cloud_global": coda.cloud_scores(model, fields)}
             scores.update({v: coda.personalised_scores(
                 model, part, fields, **finetune, seed=derive_seed(s, "coda.finetune"))
                 for v, part in sets.items()})

@@ -94,15 +94,17 @@ def _gain_plot(users: pd.DataFrame, k: int) -> Figure:
 
 
 def _sweep_plot(sweep: pd.DataFrame) -> Figure:
-    from dcpipelines.core.plotting import new_figure
+    from dcpipelines.core.plotting import PALETTE, new_figure
 
     fig, ax = new_figure(title="gAUC against retrieved samples per user (first seed)")
-    for variant, part in sweep.groupby("variant"):
-        part = part.sort_values("retrieved")
-        if part["retrieved"].nunique() > 1:
-            ax.plot(part["retrieved"], part["gauc"], marker="o", label=variant)
-        else:
-            ax.axhline(float(part["gauc"].iloc[0]), ls="--", lw=1, label=variant)
+    swept = sweep.groupby("variant")["retrieved"].nunique() > 1
+    for i, variant in enumerate(VARIANTS):
+        part = sweep[sweep["variant"] == variant].sort_values("retrieved")
+        if swept.get(variant, False):
+            ax.plot(part["retrieved"], part["gauc"], marker="o", label=variant, color=PALETTE[i])
+        else:  # not swept: its gAUC at the default size, as a reference line
+            ax.axhline(float(part["gauc"].iloc[0]), ls="--", lw=1, label=variant,
+                       color=PALETTE[i])
     ax.set_xlabel("retrieved samples per user (k)")
     ax.set_ylabel("gAUC")
     ax.legend()
