@@ -20,7 +20,8 @@ import torch
 from dcpipelines.core.data import read_click_log
 from dcpipelines.core.federated import LocalConfig, SimulationConfig, make_strategy, run_federated
 from dcpipelines.core.federated.click_clients import ITEM_TABLE, build_click_clients
-from dcpipelines.core.federated.models import DIN, binary_loss
+from dcpipelines.core.federated.models import binary_loss
+from dcpipelines.core.recsys.din import DIN
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -38,6 +38,11 @@ SEED_OFFSETS: dict[str, int] = {
     "iciia.backbone": 2000,
     "iciia.clients": 3000,
     "iciia.training": 4000,
+    "coda.user_sample": 0,
+    "coda.cloud_training": 1,
+    "coda.downloads": 2,
+    "coda.finetune": 3,
+    "coda.timing_users": 4,
 }
 
 

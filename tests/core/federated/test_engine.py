@@ -18,7 +18,8 @@ from dcpipelines.core.federated import (
     train_cohort,
 )
 from dcpipelines.core.federated.local import client_generator
-from dcpipelines.core.federated.models import DIN, binary_loss
+from dcpipelines.core.federated.models import binary_loss
+from dcpipelines.core.recsys.din import DIN
 
 
 class Bag(nn.Module):

@@ -55,7 +55,8 @@ def simulate_click_strategies(
     from sklearn.metrics import roc_auc_score
 
     from dcpipelines.core.federated.experiments import compare_strategies
-    from dcpipelines.core.federated.models import DIN, binary_loss
+    from dcpipelines.core.federated.models import binary_loss
+    from dcpipelines.core.recsys.din import DIN
 
 
     def auc(logits: torch.Tensor, labels: torch.Tensor) -> float:
