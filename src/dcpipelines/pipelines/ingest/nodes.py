@@ -52,6 +52,11 @@ def keep_images(images: ImageSet) -> ImageSet:
     return images
 
 
+def keep_labelled_dialogue(utterances: pd.DataFrame) -> pd.DataFrame:
+    """The validated labelled utterances, every column kept, in dialogue order."""
+    return utterances
+
+
 def report_ingest(
     script_turns: pd.DataFrame,
     click_log: pd.DataFrame,
