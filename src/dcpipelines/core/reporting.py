@@ -23,7 +23,7 @@ import pandas as pd
 # Metrics measured on the wall clock (timings, throughputs, speed-ups) change from run to run;
 # their names end in one of these, so that determinism checks can leave them out.
 WALL_CLOCK_METRIC = re.compile(
-    r".*(_ms|_s|_seconds|_per_s|_speedup|_overhead_ratio|_ms_per_[a-z]+)$"
+    r".*(_ms|_s|_seconds|_per_s|_speedup|_overhead_ratio|_overhead_pct|_ms_per_[a-z]+)$"
 )
 
 
