@@ -9,7 +9,8 @@ leading user axis, ``sample(users)``, ``regulariser()``):
   each device can compute alone and which pulls all users' distributions together;
 - :class:`GaussianEmbeddings`: N(mu, sigma) per dimension from mu = 0.1, sigma = 0.2, with the
   regulariser log(1/sigma) + mu^2/2 + sigma^2/2 (KL to a standard normal up to a constant);
-- :class:`StaticEmbeddings`: one fixed vector per user (the trackable reference).
+- :class:`StaticEmbeddings`: one fixed vector per user, initialised like an embedding table
+  (small random values, so no two users share one) (the trackable reference).
 
 A user index of -1 is a user the cloud has never seen: its embedding is zero.
 """
@@ -90,7 +91,7 @@ class GaussianEmbeddings(UserEmbeddings):
 class StaticEmbeddings(UserEmbeddings):
     def __init__(self, num_users: int, n_prefix: int, dim: int) -> None:
         super().__init__(num_users, n_prefix, dim)
-        self.vector = nn.Parameter(torch.zeros(num_users, n_prefix, dim))
+        self.vector = nn.Parameter(0.1 * torch.randn(num_users, n_prefix, dim))
 
     def draw(self, users: torch.Tensor) -> torch.Tensor:
         return self.vector[users]

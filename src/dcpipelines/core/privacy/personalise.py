@@ -119,6 +119,7 @@ def learn_distributions(bundle: ModelBundle, table: pd.DataFrame, kind: str, clo
     """One kind of per-user distribution, learnt on the devices against the frozen model."""
     train, val = _parts(bundle, table, "train", "val")
     model = bundle.model()
+    torch.manual_seed(seed)  # the static kind starts from random vectors
     embeddings = make_embeddings(kind, train.num_users, model)
     return learn_embeddings(model, embeddings, train, val, steps=cfg["steps"], batch=cfg["batch"],
                             lr=cfg["lr"], closeness=closeness, eval_every=cfg["eval_every"],
@@ -174,7 +175,7 @@ def personalised_scores(model_bundle: ModelBundle, embeddings: UserEmbeddings | 
 
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def prefix_overhead_ms(bundle: ModelBundle, embeddings: UserEmbeddings, texts: list[str],
                        repeats: int) -> tuple[float, float]:
     """Median batch-1 latency (ms) of the classifier without and with a freshly sampled user
@@ -186,6 +187,7 @@ def prefix_overhead_ms(bundle: ModelBundle, embeddings: UserEmbeddings, texts: l
     data = encode_rows(bundle, rows, embeddings.num_users)
     user = torch.zeros(1, dtype=torch.long)
     plain, prefixed = [], []
+    model(data.inputs[:1], embeddings.draw(user))  # warm-up
     for r in range(repeats):
         ids = data.inputs[r % len(data) : r % len(data) + 1]
         start = time.perf_counter()
