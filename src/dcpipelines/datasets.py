@@ -20,6 +20,7 @@ from dcpipelines.core.data import (
     ImageSet,
     read_click_log,
     read_image_table,
+    read_labelled_dialogue,
     read_prompts,
     read_script,
 )
@@ -91,6 +92,12 @@ class ImageTableDataset(_RawFileDataset):
     """A labelled image table in the shipped CIFAR-10 parquet format, decoded and validated."""
 
     reader = staticmethod(read_image_table)
+
+
+class LabelledDialogueDataset(_RawFileDataset):
+    """Utterances with sentiment labels in the CPED release format (CSV, optionally gzipped)."""
+
+    reader = staticmethod(read_labelled_dialogue)
 
 
 class _AtomicFileDataset(AbstractDataset[Any, Any]):

@@ -50,6 +50,7 @@ def test_metrics_must_be_flat_finite_numbers(bad):
 def test_wall_clock_metric_names():
     assert is_wall_clock_metric("mnn_latency_ms") and is_wall_clock_metric("stream_events_per_s")
     assert is_wall_clock_metric("routing_ms_per_prompt")
+    assert is_wall_clock_metric("inference_overhead_pct")
     assert not is_wall_clock_metric("fedavg_final_metric")
 
 

@@ -43,6 +43,14 @@ SEED_OFFSETS: dict[str, int] = {
     "coda.downloads": 2,
     "coda.finetune": 3,
     "coda.timing_users": 4,
+    "anon_embed.new_users": 1,
+    "anon_embed.uploads": 11,
+    "anon_embed.central": 12,
+    "anon_embed.on_device": 13,
+    "anon_embed.device_embeddings": 14,
+    "anon_embed.cloud": 15,
+    "anon_embed.scoring": 16,
+    "anon_embed.attack": 17,
 }
 
 

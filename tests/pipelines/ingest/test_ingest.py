@@ -13,6 +13,7 @@ from dcpipelines.datasets import (
     ClickLogDataset,
     ImageSetDataset,
     ImageTableDataset,
+    LabelledDialogueDataset,
     PromptTableDataset,
 )
 from dcpipelines.pipelines.ingest import create_pipeline
@@ -26,6 +27,11 @@ def test_ingest_builds_primary_tables(tmp_path):
     clicks.write_bytes(gzip.compress(b"label\tuser_id\titem_id\thistory\n1\t1\t5\t0\n0\t1\t6\t5\n"))
     prompts = tmp_path / "p.tsv"
     prompts.write_text("Prompt\tCategory\tChallenge\tNote\n a cat \tAnimals\tBasic\t\n")
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(
+        "\ufeffTV_ID,Dialogue_ID,Utterance_ID,Speaker,Sentiment,Emotion,DA,Utterance\n"
+        "1,1_000,1_000_000,甲,Positive,happy,greeting,你好\n", encoding="utf-8"
+    )
     catalog = DataCatalog(
         {
             "raw_scripts": Partitions(
@@ -35,9 +41,10 @@ def test_ingest_builds_primary_tables(tmp_path):
             "raw_t2i_prompts": PromptTableDataset(str(prompts)),
             "raw_cifar10": ImageTableDataset(str(write_image_table(tmp_path / "img.parquet", 6))),
             "cifar10_images": ImageSetDataset(str(tmp_path / "cifar10_images.npz")),
+            "raw_labelled_dialogue": LabelledDialogueDataset(str(labelled)),
             **{
                 name: AtomicParquetDataset(str(tmp_path / f"{name}.parquet"))
-                for name in ["click_log", "t2i_prompts", "script_turns"]
+                for name in ["click_log", "t2i_prompts", "script_turns", "labelled_dialogue"]
             },
             "params:ingest.reporting": MemoryDataset({"top_speakers": 3}),
         }
@@ -52,6 +59,10 @@ def test_ingest_builds_primary_tables(tmp_path):
     images = catalog.load("cifar10_images")
     assert images.images.shape == (6, 32, 32, 3) and images.labels.tolist() == [0, 1, 2, 3, 4, 5]
     assert report.metrics["cifar10_train_images"] == 3
+    utterances = catalog.load("labelled_dialogue")
+    assert utterances[["speaker", "sentiment", "utterance"]].values.tolist() == [
+        ["甲", "positive", "你好"]
+    ]
 
 
 def test_bad_raw_file_stops_the_run_and_writes_nothing(tmp_path):

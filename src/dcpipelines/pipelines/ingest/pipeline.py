@@ -16,6 +16,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.tidy_prompts, "raw_t2i_prompts", "t2i_prompts", name="tidy_prompts"),
             Node(nodes.digits_table, None, "digits", name="digits_table"),
             Node(nodes.keep_images, "raw_cifar10", "cifar10_images", name="decode_cifar10"),
+            Node(nodes.keep_labelled_dialogue, "raw_labelled_dialogue", "labelled_dialogue",
+                 name="read_labelled_dialogue"),
             Node(
                 report.report_ingest,
                 [*PRIMARY_TABLES, "params:reporting"],
@@ -27,7 +29,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         graph,
         namespace="ingest",
-        inputs={"raw_scripts", "raw_click_log", "raw_t2i_prompts", "raw_cifar10"},
-        outputs=set(PRIMARY_TABLES),
+        inputs={"raw_scripts", "raw_click_log", "raw_t2i_prompts", "raw_cifar10",
+                "raw_labelled_dialogue"},
+        outputs={*PRIMARY_TABLES, "labelled_dialogue"},
         prefix_datasets_with_namespace=True,
     )
