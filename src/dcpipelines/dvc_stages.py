@@ -253,6 +253,30 @@ def _stage_order(stages: dict[str, dict]) -> list[str]:
     return order
 
 
+def _out_path(out: Any) -> str:
+    return next(iter(out)) if isinstance(out, dict) else out
+
+
+def _link_data_deps(stages: dict[str, dict], root: Path) -> None:
+    """Data dependencies DVC can follow: a folder that holds other stages' outputs (on_device
+    reads every pipeline's handed models from one folder) becomes those outputs, and an
+    optional input that neither exists nor is made by a stage (a folder a user may fill with
+    real data) is left out, since DVC stops on a missing dependency."""
+    produced = {_out_path(out) for stage in stages.values() for out in stage.get("outs", [])}
+    for stage in stages.values():
+        deps: list[str] = []
+        for dep in stage["deps"]:
+            inside = sorted(out for out in produced if out.startswith(dep.rstrip("/") + "/"))
+            if dep.startswith("data/") and inside and dep not in produced:
+                deps += [out for out in inside if out not in stage.get("outs", [])]
+            elif dep.startswith("data/") and dep not in produced and not (root / dep).exists():
+                continue
+            else:
+                deps.append(dep)
+        stage["deps"] = sorted(set(d for d in deps if d.startswith("data/")), key=deps.index) + [
+            d for d in deps if not d.startswith("data/")]
+
+
 def build_dvc_yaml(root: Path) -> str:
     """The full text of ``dvc.yaml`` for the project at ``root``."""
     from kedro.framework.project import configure_project, pipelines
@@ -263,6 +287,7 @@ def build_dvc_yaml(root: Path) -> str:
         name: build_stage(name, pipeline, tree, config)
         for name, pipeline in pipelines.items() if name != "__default__"
     }
+    _link_data_deps(stages, root)
     ordered = {name: stages[name] for name in _stage_order(stages)}
     body = yaml.dump({"stages": ordered}, Dumper=_IndentedDumper, sort_keys=False, width=100)
     body = re.sub(r"\n(  [^ -])", r"\n\n\1", body).replace("stages:\n\n", "stages:\n", 1)
