@@ -207,11 +207,6 @@ def state_bytes(model: nn.Module) -> int:
     return buffer.getbuffer().nbytes
 
 
-def num_parameters(model: nn.Module) -> int:
-    """Number of parameters of a model."""
-    return sum(p.numel() for p in model.parameters())
-
-
 @dataclass
 class CloudRounds:
     """The cloud's half of every round, behind a narrow interface: it receives the

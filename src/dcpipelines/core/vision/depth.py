@@ -175,11 +175,6 @@ def predict_depth(model: nn.Module, frames: Frames, batch: int = 256) -> np.ndar
     return torch.cat(out)[:, 0].numpy()
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of parameters of a model."""
-    return int(sum(p.numel() for p in model.parameters()))
-
-
 __all__ = ["DepthAutoEncoder", "MultiScaleDepthNet", "TrainingResult", "build_depth_model",
-           "count_parameters", "predict_depth", "scale_invariant_loss", "to_tensors",
+           "predict_depth", "scale_invariant_loss", "to_tensors",
            "train_depth_model", "validation_loss"]

@@ -248,7 +248,8 @@ def measure_link_traffic(large: dict[int, Any], mimics: dict[str, dict[int, Any]
                          rounds: dict) -> pd.DataFrame:
     """Bytes that cross the link per round for each collaborative variant: the co-submodel
     down and up every round, the mimic down once (amortised over the rounds), no samples."""
-    from dcpipelines.core.vision.dcccl import num_parameters, state_bytes
+    from dcpipelines.core.vision.dcccl import state_bytes
+    from dcpipelines.core.vision.flops import count_parameters
 
     big = _first(large)
     rows = []
@@ -264,8 +265,8 @@ def measure_link_traffic(large: dict[int, Any], mimics: dict[str, dict[int, Any]
             "large_submodel_bytes": state_bytes(big),
             "downlink_bytes_per_round": co_bytes + mimic_bytes / int(rounds["rounds"]),
             "uplink_bytes_per_round": co_bytes,
-            "co_submodel_params": num_parameters(co), "mimic_params": num_parameters(mimic),
-            "large_submodel_params": num_parameters(big),
+            "co_submodel_params": count_parameters(co), "mimic_params": count_parameters(mimic),
+            "large_submodel_params": count_parameters(big),
         })
     return pd.DataFrame(rows)
 
@@ -275,7 +276,7 @@ def estimate_device_cost(device: Any, mimics: dict[str, dict[int, Any]], models:
     """Device-side cost of one round: FLOPs to train the co-submodel on every device sample
     (forward + backward, FlopCounterMode) plus the mimic's forward pass, and the estimated
     time of that round on each device profile."""
-    from dcpipelines.core.vision.dcccl import num_parameters
+    from dcpipelines.core.vision.flops import count_parameters
     from dcpipelines.core.vision.training_cost import (
         forward_flops_per_sample,
         round_time_estimates,
@@ -290,7 +291,7 @@ def estimate_device_cost(device: Any, mimics: dict[str, dict[int, Any]], models:
         per_sample = training_flops_per_sample(co, example) + forward_flops_per_sample(
             mimic, example)
         samples = len(device) * int(rounds["local_epochs"])
-        weight_bytes = 4 * (num_parameters(co) + num_parameters(mimic))
+        weight_bytes = 4 * (count_parameters(co) + count_parameters(mimic))
         batches = -(-samples // int(rounds["batch_size"]))
         estimates = round_time_estimates(per_sample * samples, 3 * weight_bytes * batches,
                                          weight_bytes / 2**20)
