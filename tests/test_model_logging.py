@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dcpipelines.hooks import DeviceModelsHooks
-from dcpipelines.model_logging import is_device_models
+from dcpipelines.model_logging import is_device_models, is_logged_models
 
 
 @pytest.fixture
@@ -32,6 +32,13 @@ def _device_models():
 def test_device_models_names():
     assert is_device_models("iciia.device_models") and is_device_models("device_models")
     assert not is_device_models("iciia.device_models_cache")
+    assert not is_device_models("fedsubavg.mlflow_models")
+
+
+def test_logged_models_are_device_and_mlflow_models():
+    assert is_logged_models("fedsubavg.mlflow_models") and is_logged_models("iciia.device_models")
+    assert not is_logged_models("fedsubavg.mlflow_models_table")
+    assert not is_logged_models("fedsubavg.global_model")
 
 
 @pytest.mark.slow

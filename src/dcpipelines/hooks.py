@@ -205,13 +205,14 @@ class ShortErrorsHooks:
 
 
 class DeviceModelsHooks:
-    """Every ``<pipeline>.device_models`` output is logged as MLflow models and registered
-    (see :mod:`dcpipelines.model_logging`), in the run of the pipeline that trained them."""
+    """Every ``<pipeline>.device_models`` and ``<pipeline>.mlflow_models`` output is logged as
+    MLflow models and registered (see :mod:`dcpipelines.model_logging`), in the run of the
+    pipeline that trained them."""
 
     @hook_impl
     def after_node_run(self, outputs: dict[str, Any]) -> None:
-        from dcpipelines.model_logging import is_device_models, log_device_models
+        from dcpipelines.model_logging import is_logged_models, log_device_models
 
         for name, models in outputs.items():
-            if is_device_models(name) and isinstance(models, dict):
+            if is_logged_models(name) and isinstance(models, dict):
                 log_device_models(models)

@@ -1,4 +1,5 @@
-"""Trained models a pipeline hands over as ``device_models`` become MLflow models.
+"""Trained models a pipeline hands over as ``device_models`` (or ``mlflow_models``) become
+MLflow models.
 
 A pipeline whose models run on a device outputs the dataset ``<pipeline>.device_models``: a dict
 ``{model_name: {"module": nn.Module, "example_input": batch-1 tensor, "description": str}}``
@@ -11,6 +12,10 @@ signature, and registers it in the model registry under its model name, so that
     mlflow.pyfunc.load_model("models:/<model_name>/latest")     # the newest registered one
 
 load it and ``.predict(numpy_batch)`` runs it.
+
+A model worth reusing that does not run on a device (a federated global model, a routing
+predictor) is output the same way as ``<pipeline>.mlflow_models``: the same dict, logged and
+registered the same way, but not handed to ``on_device``.
 """
 
 from __future__ import annotations
@@ -21,11 +26,18 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 DEVICE_MODELS = "device_models"
+MLFLOW_MODELS = "mlflow_models"
 
 
 def is_device_models(dataset_name: str) -> bool:
     """True for ``device_models`` and its namespaced forms ``<pipeline>.device_models``."""
     return dataset_name.rpartition(".")[2] == DEVICE_MODELS
+
+
+def is_logged_models(dataset_name: str) -> bool:
+    """True for the outputs whose models are logged to MLflow: ``device_models`` and
+    ``mlflow_models``, bare or namespaced."""
+    return dataset_name.rpartition(".")[2] in (DEVICE_MODELS, MLFLOW_MODELS)
 
 
 def _requirements() -> list[str]:
