@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from typing_extensions import override
 
 from dcpipelines.core.atomic import write_file_atomically, write_folder_atomically
 from dcpipelines.core.data import (
@@ -129,9 +130,11 @@ class _AtomicFileDataset(AbstractDataset[Any, Any]):
 class AtomicParquetDataset(_AtomicFileDataset):
     """A local parquet table, written atomically."""
 
+    @override
     def load(self) -> pd.DataFrame:
         return pd.read_parquet(self._filepath)
 
+    @override
     def save(self, data: pd.DataFrame) -> None:
         self._write(lambda path: data.to_parquet(path, **{"index": False, **self._save_args}))
 
@@ -146,6 +149,7 @@ class CacheDataset(_AtomicFileDataset):
     the stored value.
     """
 
+    @override
     def load(self) -> Any:
         if self._filepath.suffix == ".parquet":
             return pd.read_parquet(self._filepath)
@@ -153,6 +157,7 @@ class CacheDataset(_AtomicFileDataset):
 
         return torch.load(self._filepath, map_location="cpu", weights_only=True)
 
+    @override
     def save(self, data: Any) -> None:
         from dcpipelines.core.cache import Cached
 
@@ -183,6 +188,7 @@ class OptionalParquetDataset(AtomicParquetDataset):
     """A parquet table that loads as ``None`` while the file does not exist yet (the measured
     qualities of local models, reused by route_t2i while models, settings and prompts match)."""
 
+    @override
     def load(self) -> pd.DataFrame | None:
         return super().load() if self._filepath.is_file() else None
 
@@ -191,12 +197,14 @@ class ImageSetDataset(_AtomicFileDataset):
     """Decoded images with labels (:class:`~dcpipelines.core.data.ImageSet`) as an
     uncompressed ``.npz``: loading 60,000 CIFAR-10 images takes a fraction of a second."""
 
+    @override
     def load(self) -> ImageSet:
         import numpy as np
 
         with np.load(self._filepath, allow_pickle=False) as arrays:
             return ImageSet.from_arrays({key: arrays[key] for key in arrays.files})
 
+    @override
     def save(self, data: ImageSet) -> None:
         import numpy as np
 
@@ -214,9 +222,11 @@ class BinaryFileDataset(_AtomicFileDataset):
     """Raw bytes in a local file (an exported ``.onnx`` or ``.mnn`` model), written atomically
     and logged as an artifact of the active MLflow run under ``exported_models/``."""
 
+    @override
     def load(self) -> bytes:
         return self._filepath.read_bytes()
 
+    @override
     def save(self, data: bytes) -> None:
         if not isinstance(data, bytes | bytearray):
             raise DatasetError(f"{self._filepath}: expected bytes, got {type(data).__name__}")
@@ -241,6 +251,7 @@ class DeviceModelsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         self._path = Path(path)
         self.metadata = metadata
 
+    @override
     def load(self) -> dict[str, Any]:
         import torch
 
@@ -254,6 +265,7 @@ class DeviceModelsDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
             models[file.stem] = torch.load(file, map_location="cpu", weights_only=False)
         return models
 
+    @override
     def save(self, data: dict[str, Any]) -> None:
         import torch
 
@@ -288,9 +300,11 @@ class ReportDataset(AbstractDataset[Report, dict[str, float]]):
         self._path = Path(path)
         self.metadata = with_layer(metadata, path)
 
+    @override
     def load(self) -> dict[str, float]:
         return read_metrics(self._path)
 
+    @override
     def save(self, data: Report) -> None:
         if not isinstance(data, Report):
             raise DatasetError(f"{self._path}: expected a Report, got {type(data).__name__}")
@@ -345,11 +359,13 @@ class RgbdFolderDataset(AbstractDataset[Any, Any]):
         self._depth_scale = float(depth_scale)
         self.metadata = metadata
 
+    @override
     def load(self) -> Any:
         from dcpipelines.core.vision.rgbd import RgbdFolder
 
         return RgbdFolder(self._path, self._depth_scale)
 
+    @override
     def save(self, data: Any) -> None:
         raise DatasetError(f"{self._path} is raw input and read-only")
 

@@ -54,6 +54,7 @@ class SourceTree:
         self.src = root / "src"
 
     def path(self, module: str) -> Path | None:
+        """The source file of ``module`` (a package's ``__init__.py``), or None outside the tree."""
         base = self.src.joinpath(*module.split("."))
         if (base / "__init__.py").is_file():
             return base / "__init__.py"
@@ -86,6 +87,7 @@ class SourceTree:
         return modules | {parent for name in modules for parent in _parents(name)}
 
     def closure(self, roots: Iterable[str]) -> set[str]:
+        """``roots``, their parent packages and every project module they import, transitively."""
         seen: set[str] = set()
         todo = [module for root in roots for module in [root, *_parents(root)]]
         while todo:
@@ -96,6 +98,7 @@ class SourceTree:
         return seen
 
     def package_modules(self, package: str) -> list[str]:
+        """Every module of ``package``, sub-packages included, sorted."""
         folder = self.src.joinpath(*package.split("."))
         return sorted(self._module_of(path) for path in folder.rglob("*.py"))
 
@@ -148,6 +151,7 @@ class Configuration:
         }
 
     def dataset(self, name: str) -> dict[str, Any]:
+        """The catalog entry ``name`` resolves to (an explicit entry or a matching pattern)."""
         return self.catalog.resolve_pattern(name)
 
     def files_defining(self, datasets: set[str], parameters_key: str) -> tuple[list[str], list[str]]:

@@ -35,6 +35,7 @@ class Estimate:
 
     @property
     def n(self) -> int:
+        """The number of values (seeds or items) behind the estimate."""
         return len(self.values)
 
     @property

@@ -48,6 +48,7 @@ class Claim:
 
     @property
     def verdict(self) -> str:
+        """``holds``, ``does not hold`` or ``not tested``, as the claims table prints it."""
         return {True: "holds", False: "does not hold", None: "not tested"}[self.holds]
 
 

@@ -47,6 +47,7 @@ class ImageSet:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ImageSet:
+        """The set back from the arrays :meth:`to_arrays` wrote (the ``.npz`` form)."""
         return cls(arrays["images"], arrays["labels"], arrays["split"], arrays["files"],
                    tuple(str(n) for n in arrays["class_names"]))
 

@@ -30,6 +30,7 @@ MAX_SPEAKER_CHARS = 80
 
 @dataclass(frozen=True)
 class Turn:
+    """One spoken turn: its dialogue, speaker, text and 1-based line in the source file."""
     dialogue_id: int
     speaker: str
     text: str
