@@ -24,6 +24,7 @@ Every number here is an assumption (see the pipeline's docs), not a measurement.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -316,14 +317,17 @@ def _in_horizon(times: np.ndarray, horizon_s: int) -> np.ndarray:
 
 def compare_strategies(fleet_sizes: list[int], policy: Policy, connectivity: Connectivity,
                        config: CloudConfig, seed: int, sample_cap: int = 1_000_000) -> pd.DataFrame:
-    """One row per fleet size and strategy: delivery, failures, peak load per component."""
+    """One row per fleet size and strategy: delivery, failures, peak load per component, and
+    the wall-clock seconds the simulation took (``wall_s``)."""
     rows = []
     for size in fleet_sizes:
         for strategy in STRATEGIES:
+            started = time.perf_counter()
             result = simulate_release(size, policy, connectivity, config, strategy, seed, sample_cap)
             rows.append({"fleet_size": size, "strategy": strategy,
                          "eligible": round(size * policy.eligible_share()),
-                         **result.summary(config.utilisation_window_s)})
+                         **result.summary(config.utilisation_window_s),
+                         "wall_s": time.perf_counter() - started})
     return pd.DataFrame(rows)
 
 
