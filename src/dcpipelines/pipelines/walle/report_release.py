@@ -194,7 +194,7 @@ def deployment_plot(bundle: dict[str, Any]) -> Figure:
     figure, axes = new_figure(3, width=12, height=3.4)
     columns = [("p99_delivery_s", "p99 delivery (s)"),
                ("max_serving_utilisation", "peak load / capacity"),
-               ("failure_rate", "failure rate")]
+               ("failure_rate", "failure rate (0 drawn at 1e-4)")]
     for strategy, rows in mean.groupby("strategy"):
         for axis, (column, _) in zip(axes, columns, strict=True):
             axis.plot(rows["fleet_size"], rows[column].clip(lower=1e-4), marker="o", label=strategy)
