@@ -163,14 +163,16 @@ def simulate_deployment(seed: int, params: dict[str, Any]) -> pd.DataFrame:
 
 
 def sweep_release(seed: int, params: dict[str, Any]) -> pd.DataFrame:
-    """Each strategy re-run at the claims' fleet size with one capacity or delay changed."""
+    """Each strategy re-run with one capacity or delay changed, at the claims' fleet size
+    unless a sweep names its own ``fleet_size``."""
     from dcpipelines.core.devices.deployment import sweep
     from dcpipelines.core.seeds import derive_seed
 
     connectivity, cloud, policy = _release_setup(params)
     run_seed = derive_seed(seed, "walle.release_sweeps")
     return pd.concat([
-        sweep(params["claim_fleet_size"], s["strategy"], s["parameter"], s["values"], policy,
+        sweep(s.get("fleet_size", params["claim_fleet_size"]), s["strategy"], s["parameter"],
+              s["values"], policy,
               connectivity, cloud, run_seed, params["sweep_sample_cap"])
         for s in params["sweeps"]
     ], ignore_index=True)

@@ -126,9 +126,14 @@ def release_claims(bundle: dict[str, Any]) -> list[Claim]:
     ]
 
 
-def _pull_claim(bundle: dict[str, Any], size: int) -> Claim:
+def _claim_sweeps(bundle: dict[str, Any], strategy: str) -> pd.DataFrame:
+    """The sweeps of one strategy at the claims' fleet size, judged."""
     rows = judge(bundle["sweeps"], bundle["thresholds"])
-    rows = rows[rows["strategy"] == "pull"]
+    return rows[(rows["strategy"] == strategy) & (rows["fleet_size"] == bundle["claim_fleet_size"])]
+
+
+def _pull_claim(bundle: dict[str, Any], size: int) -> Claim:
+    rows = _claim_sweeps(bundle, "pull")
     text = _flips(bundle, "pull")
     if rows.empty:
         return Claim("Pull alone overloads the cloud or delays delivery", "no pull sweep", None)
@@ -138,8 +143,7 @@ def _pull_claim(bundle: dict[str, Any], size: int) -> Claim:
 
 def _flips(bundle: dict[str, Any], strategy: str) -> str:
     """Where a strategy is timely, within capacity and reliable in its sweeps."""
-    rows = judge(bundle["sweeps"], bundle["thresholds"])
-    rows = rows[rows["strategy"] == strategy]
+    rows = _claim_sweeps(bundle, strategy)
     parts = []
     for parameter, group in rows.groupby("parameter", sort=False):
         good = group.loc[group["ok"], "value"]
@@ -215,9 +219,9 @@ def sweep_plot(bundle: dict[str, Any]) -> Figure:
     """One panel per sweep: p99 delivery and peak serving load against the swept value."""
     limits = bundle["thresholds"]
     rows = judge(bundle["sweeps"], limits)
-    groups = list(rows.groupby(["strategy", "parameter"], sort=False))
-    figure, axes = new_figure(len(groups), width=3.6 * len(groups), height=3.4)
-    for axis, ((strategy, parameter), group) in zip(np.atleast_1d(axes), groups, strict=True):
+    groups = list(rows.groupby(["strategy", "parameter", "fleet_size"], sort=False))
+    figure, axes = new_figure(len(groups), width=3.3 * len(groups), height=3.4)
+    for axis, ((strategy, parameter, size), group) in zip(np.atleast_1d(axes), groups, strict=True):
         axis.plot(group["value"], group["p99_delivery_s"].clip(lower=1e-2), marker="o",
                   color="#4c72b0", label="p99 delivery (s)")
         axis.plot(group["value"], group["max_serving_utilisation"].clip(lower=1e-3), marker="s",
@@ -229,7 +233,7 @@ def sweep_plot(bundle: dict[str, Any]) -> Figure:
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_xlabel(parameter)
-        axis.set_title(strategy, fontsize=9)
+        axis.set_title(f"{strategy}, {size:.0e} devices", fontsize=9)
     np.atleast_1d(axes)[0].legend(fontsize=7)
     return figure
 
