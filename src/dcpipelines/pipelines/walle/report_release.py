@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from dcpipelines.core.claims import at_least, summarize
 from dcpipelines.core.plotting import new_figure
@@ -220,8 +221,13 @@ def sweep_plot(bundle: dict[str, Any]) -> Figure:
     limits = bundle["thresholds"]
     rows = judge(bundle["sweeps"], limits)
     groups = list(rows.groupby(["strategy", "parameter", "fleet_size"], sort=False))
-    figure, axes = new_figure(len(groups), width=3.3 * len(groups), height=3.4)
-    for axis, ((strategy, parameter, size), group) in zip(np.atleast_1d(axes), groups, strict=True):
+    ncols = min(4, len(groups))
+    nrows = -(-len(groups) // ncols)
+    figure, axes = new_figure(ncols, nrows, width=3.6 * ncols, height=3.2)
+    axes = np.atleast_1d(axes).ravel()
+    for axis in axes[len(groups):]:
+        axis.set_visible(False)
+    for axis, ((strategy, parameter, size), group) in zip(axes, groups, strict=False):
         axis.plot(group["value"], group["p99_delivery_s"].clip(lower=1e-2), marker="o",
                   color="#4c72b0", label="p99 delivery (s)")
         axis.plot(group["value"], group["max_serving_utilisation"].clip(lower=1e-3), marker="s",
@@ -232,9 +238,10 @@ def sweep_plot(bundle: dict[str, Any]) -> Figure:
             axis.axvline(value, color="#55a868", alpha=0.3, linewidth=6)
         axis.set_xscale("log")
         axis.set_yscale("log")
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel(parameter)
         axis.set_title(f"{strategy}, {size:.0e} devices", fontsize=9)
-    np.atleast_1d(axes)[0].legend(fontsize=7)
+    axes[0].legend(fontsize=7)
     return figure
 
 
