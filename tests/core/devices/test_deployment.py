@@ -122,3 +122,12 @@ def test_gray_release_stops_a_faulty_task_after_the_first_stage():
     assert gray_summary(healthy, 100_000)["stopped_after_stage"] == -1 and len(healthy) == 3
     with pytest.raises(ValueError, match="increasing"):
         GrayPlan(stages=(0.5, 0.2))
+
+
+def test_bad_settings_are_refused_with_the_known_names():
+    with pytest.raises(ValueError, match="unknown strategy"):
+        simulate_release(1000, Policy(), CONNECTIVITY, BASE, "carrier_pigeon", seed=0)
+    with pytest.raises(ValueError, match="CloudConfig field"):
+        sweep(1000, "push", "jitter", [1.0], Policy(), CONNECTIVITY, BASE, seed=0)
+    with pytest.raises(ValueError, match="unknown device classes"):
+        gray_release(1000, Policy(), CONNECTIVITY, BASE, GrayPlan(), {"toaster": 0.5}, "push", 0)
