@@ -51,6 +51,10 @@ SEED_OFFSETS: dict[str, int] = {
     "anon_embed.cloud": 15,
     "anon_embed.scoring": 16,
     "anon_embed.attack": 17,
+    # walle's release simulation: offsets far apart, so that run seeds never share a stream
+    "walle.release_sweeps": 1000,
+    "walle.release_validation": 2000,
+    "walle.release_plans": 3000,
 }
 
 

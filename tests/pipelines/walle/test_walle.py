@@ -15,17 +15,19 @@ from dcpipelines.pipelines.boundary import boundary_violations
 from dcpipelines.pipelines.walle import create_pipeline
 
 ROOT = Path(__file__).resolve().parents[3]
+STRATEGIES = ("push", "pull", "push_then_pull")
 ISSUE_METRICS = {
     "mnn_latency_ms", "torch_latency_ms", "onnxruntime_latency_ms", "mnn_max_abs_err",
     "concurrent_speedup", "stream_events_per_s", "fleet_size",
-    *(f"{s}_{m}" for s in ("push", "pull", "push_then_pull")
-      for m in ("p99_delivery_s", "peak_requests_per_s")),
+    *(f"{s}_p99_delivery_s_n{n}" for s in STRATEGIES for n in ("1e4", "1e5")),
+    *(f"{s}_failure_rate_n1e5" for s in STRATEGIES),
+    *(f"{s}_peak_{c}_utilisation" for s in STRATEGIES
+      for c in ("fanout", "push_gateway", "poll_service", "cdn_edge", "origin")),
 }
 
 
 def _params() -> dict:
     params = load_parameters("walle", env="test")
-    params["deployment"]["fleet_sizes"] = [3000]
     params["stream"]["generator"]["users"] = 30
     return params
 
@@ -42,14 +44,35 @@ def test_walle_runs_end_to_end_and_reports_the_issue_metrics(tmp_path):
     report = report.load() if hasattr(report, "load") else report
     assert isinstance(report, Report)
     assert set(report.metrics) >= ISSUE_METRICS
-    assert report.metrics["fleet_size"] == 3000
+    assert report.metrics["fleet_size"] == 100_000
+    _assert_the_release_simulation_separates_the_strategies(report)
     assert report.metrics["mnn_max_abs_err"] <= 1e-4
     assert report.claims[0].holds is True
     features = catalog.load("walle.uploaded_features")
     # what is uploaded is feature rows only, never the raw events' item ids or pages
     assert {"item_id", "page", "event"}.isdisjoint(features.columns)
     assert len(features) > 0
-    assert {"runtime_latency", "deployment"} <= set(report.figures)
+    assert {"runtime_latency", "deployment", "release_sweeps"} <= set(report.figures)
+
+
+def _assert_the_release_simulation_separates_the_strategies(report: Report) -> None:
+    """conf/test scales every capacity down 10-fold: 10^5 devices load it like 10^6 in base."""
+    m = report.metrics
+    # the bundle over the push gateway: far beyond its capacity, devices give up
+    assert m["push_peak_push_gateway_utilisation"] > 5
+    assert m["push_failure_rate_n1e5"] > 0.01
+    # the notification costs the gateway little; the pulls that follow load the CDN instead
+    assert m["push_then_pull_peak_push_gateway_utilisation"] < 1
+    assert m["push_then_pull_peak_cdn_edge_utilisation"] > m["pull_peak_cdn_edge_utilisation"]
+    assert m["push_then_pull_failure_rate_n1e5"] < m["push_failure_rate_n1e5"]
+    # pull waits for the 30-minute poll: its p99 is far behind push-then-pull's
+    assert m["pull_p99_delivery_s_n1e5"] > 10 * m["push_then_pull_p99_delivery_s_n1e5"]
+    # a larger fleet never gets the task sooner
+    assert m["push_then_pull_p99_delivery_s_n1e4"] <= m["push_then_pull_p99_delivery_s_n1e5"] * 1.5
+    claims = {c.claim.split(" (")[0]: c for c in report.claims}
+    assert claims["Push alone overloads the push gateway"].holds is True
+    assert claims["Gray release with an automatic stop contains a faulty task in its first "
+                  "stage and lets a healthy one through"].holds is True
 
 
 def test_device_and_cloud_nodes_respect_the_boundary():

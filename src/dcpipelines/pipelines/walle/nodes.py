@@ -132,27 +132,103 @@ def extract_stream_features(events: pd.DataFrame, params: dict[str, Any]):
     return features, {"events": len(events), "events_per_s": float(np.median(rates))}
 
 
-def simulate_deployment(seed: int, params: dict[str, Any]) -> pd.DataFrame:
-    """Release the task with each strategy to fleets of growing size."""
-    from dcpipelines.core.devices.deployment import (
-        Policy,
-        ReleaseConfig,
-        compare_release_strategies,
-        make_fleet,
-    )
+def _release_setup(params: dict[str, Any]):
+    """Connectivity, cloud and the headline policy from the ``deployment`` parameters."""
+    from dcpipelines.core.devices.deployment import CloudConfig, Connectivity
 
-    policy = Policy(**{k: tuple(v) if isinstance(v, list) else v
-                       for k, v in params["policy"].items()})
-    release = dict(params["release"])
-    release["stages"] = tuple(release["stages"])
-    config = ReleaseConfig(**release)
+    return (Connectivity(**params["connectivity"]), CloudConfig(**params["cloud"]),
+            _policy(params["policy"]))
+
+
+def _policy(spec: dict[str, Any]):
+    from dcpipelines.core.devices.deployment import Policy
+
+    return Policy(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
+
+
+def simulate_deployment(seed: int, params: dict[str, Any]) -> pd.DataFrame:
+    """Release the task with each strategy to fleets of growing size, once per run seed
+    (``once_fleet_sizes`` only for the first seed)."""
+    from dcpipelines.core.devices.deployment import compare_strategies
+    from dcpipelines.core.seeds import seed_list
+
+    connectivity, cloud, policy = _release_setup(params)
     tables = []
-    for size in params["fleet_sizes"]:
-        fleet = make_fleet(size, seed, online_fraction=params["online_fraction"],
-                           mean_offline_s=params["mean_offline_s"],
-                           poll_interval_s=config.poll_interval_s)
-        table, _ = compare_release_strategies(fleet, policy, config, seed)
-        table.insert(0, "fleet_size", size)
-        table.insert(1, "eligible", int(policy.eligible(fleet).sum()))
+    for index, run_seed in enumerate(seed_list(seed, params["seeds"])):
+        sizes = list(params["fleet_sizes"]) + (list(params["once_fleet_sizes"]) if index == 0 else [])
+        table = compare_strategies(sizes, policy, connectivity, cloud, run_seed, params["sample_cap"])
+        table.insert(0, "seed", run_seed)
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
+
+
+def sweep_release(seed: int, params: dict[str, Any]) -> pd.DataFrame:
+    """Each strategy re-run with one capacity or delay changed, at the claims' fleet size
+    unless a sweep names its own ``fleet_size``."""
+    from dcpipelines.core.devices.deployment import sweep
+    from dcpipelines.core.seeds import derive_seed
+
+    connectivity, cloud, policy = _release_setup(params)
+    run_seed = derive_seed(seed, "walle.release_sweeps")
+    return pd.concat([
+        sweep(s.get("fleet_size", params["claim_fleet_size"]), s["strategy"], s["parameter"],
+              s["values"], policy,
+              connectivity, cloud, run_seed, params["sweep_sample_cap"])
+        for s in params["sweeps"]
+    ], ignore_index=True)
+
+
+def validate_release_model(seed: int, params: dict[str, Any]) -> pd.DataFrame:
+    """The vectorised model against the SimPy one, request by request, on a small fleet whose
+    cloud is scaled down so that it is loaded like the claims' fleet."""
+    from dataclasses import replace
+
+    from dcpipelines.core.devices.deployment import STRATEGIES, simulate_release
+    from dcpipelines.core.devices.release_des import simulate_release_simpy
+    from dcpipelines.core.seeds import derive_seed
+
+    connectivity, cloud, policy = _release_setup(params)
+    spec = params["validation"]
+    small = replace(cloud.scaled(spec["fleet_size"] / params["claim_fleet_size"], spec["servers"]),
+                    horizon_s=spec["horizon_s"])
+    run_seed = derive_seed(seed, "walle.release_validation")
+    rows = []
+    for strategy in STRATEGIES:
+        for model, simulate in (("vectorised", simulate_release), ("simpy", simulate_release_simpy)):
+            result = simulate(spec["fleet_size"], policy, connectivity, small, strategy, run_seed)
+            rows.append({"strategy": strategy, "model": model,
+                         **result.summary(small.utilisation_window_s)})
+    return pd.DataFrame(rows)
+
+
+def plan_releases(seed: int, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Multi-granularity policies compared; a gray release of a healthy and a faulty task."""
+    from dcpipelines.core.devices.release_plans import GrayPlan, compare_policies, gray_release
+    from dcpipelines.core.seeds import derive_seed
+
+    connectivity, cloud, _ = _release_setup(params)
+    run_seed = derive_seed(seed, "walle.release_plans")
+    gray = params["gray_release"]
+    policies = {name: _policy(spec) for name, spec in params["policies"].items()}
+    policy_table = compare_policies(gray["fleet_size"], policies, connectivity, cloud,
+                                    gray["strategy"], run_seed, params["sweep_sample_cap"])
+    plan = GrayPlan(tuple(gray["stages"]), gray["stage_duration_s"], gray["failure_threshold"],
+                    gray["min_reports"])
+    runs = []
+    for task in ("healthy", "faulty"):
+        stages = gray_release(gray["fleet_size"], _policy({}), connectivity, cloud, plan,
+                              gray["task_failure"][task], gray["strategy"], run_seed,
+                              params["sweep_sample_cap"])
+        stages.insert(0, "task", task)
+        runs.append(stages)
+    return policy_table, pd.concat(runs, ignore_index=True)
+
+
+def collect_deployment(strategies: pd.DataFrame, sweeps: pd.DataFrame, validation: pd.DataFrame,
+                       policies: pd.DataFrame, gray: pd.DataFrame,
+                       params: dict[str, Any]) -> dict[str, Any]:
+    """The release figures in one bundle for the report, with the thresholds claims use."""
+    return {"strategies": strategies, "sweeps": sweeps, "validation": validation,
+            "policies": policies, "gray": gray, "claim_fleet_size": params["claim_fleet_size"],
+            "thresholds": dict(params["thresholds"]),
+            "task_failure": params["gray_release"]["task_failure"]}

@@ -8,6 +8,14 @@ from matplotlib.figure import Figure
 from dcpipelines.core.plotting import new_figure
 from dcpipelines.core.reporting import Claim, Report
 from dcpipelines.pipelines.walle.nodes import REFERENCE_MODEL
+from dcpipelines.pipelines.walle.report_release import (
+    deployment_plot,
+    release_claims,
+    release_metrics,
+    release_notes,
+    release_tables,
+    sweep_plot,
+)
 
 
 def report_walle(
@@ -17,7 +25,7 @@ def report_walle(
     concurrency: pd.DataFrame,
     features: pd.DataFrame,
     throughput: dict[str, float],
-    deployment: pd.DataFrame,
+    deployment: dict,
 ) -> Report:
     """metrics.json, claims, plots and tables of the walle run."""
     median = latency.set_index("runtime")["median_ms"]
@@ -25,8 +33,6 @@ def report_walle(
     speedups = walls["sequential"] / walls["concurrent"]
     first_model = concurrency["model"].iloc[0]
     speedup = float(speedups[first_model])
-    largest = deployment[deployment["fleet_size"] == deployment["fleet_size"].max()]
-    largest = largest.set_index("strategy")
     metrics: dict[str, float] = {
         "mnn_latency_ms": float(median["mnn"]),
         "torch_latency_ms": float(median["torch"]),
@@ -38,14 +44,8 @@ def report_walle(
         **{f"{m}_concurrent_speedup": float(v) for m, v in speedups.items()},
         "stream_events_per_s": float(throughput["events_per_s"]),
         "stream_feature_rows": len(features),
-        "fleet_size": int(largest["fleet_size"].iloc[0]),
+        **release_metrics(deployment),
     }
-    for strategy, row in largest.iterrows():
-        metrics[f"{strategy}_p50_delivery_s"] = float(row["p50_delivery_s"])
-        metrics[f"{strategy}_p99_delivery_s"] = float(row["p99_delivery_s"])
-        metrics[f"{strategy}_peak_requests_per_s"] = float(row["peak_requests_per_s"])
-        metrics[f"{strategy}_bytes_moved"] = float(row["bytes_moved"])
-        metrics[f"{strategy}_push_channel_bytes"] = float(row["push_channel_bytes"])
     ratio = metrics["mnn_latency_ms"] / metrics["torch_latency_ms"]
     claims = [
         Claim("MNN runs the exported model with the same numbers as torch (<= 1e-4, float32)",
@@ -58,32 +58,17 @@ def report_walle(
               + f" ({concurrency.groupby('model')['task'].nunique().iloc[0]} tasks, shared "
               "2-core machine; threads help only when native inference outweighs the Python "
               "glue that holds the GIL)", speedup > 1.0),
-        Claim("Push-then-pull delivers faster than pull and sends far fewer bytes over the "
-              "push channel than push",
-              _deployment_claim(largest), _push_then_pull_holds(largest)),
+        *release_claims(deployment),
     ]
     tables = {"runtime_latency": latency, "concurrency": concurrency,
-              "deployment": deployment,
+              **release_tables(deployment),
               "stream_features_sample": features.head(20)}
     figures = {"runtime_latency": _latency_plot(latency),
-               "deployment": _deployment_plot(deployment)}
-    notes = _notes(throughput, features)
+               "deployment": deployment_plot(deployment),
+               "release_sweeps": sweep_plot(deployment)}
+    notes = _notes(throughput, features) + "\n\n" + release_notes(deployment)
     return Report("walle", "Walle: compute container, stream processing, deployment", metrics,
                   claims, figures, tables, notes)
-
-
-def _deployment_claim(largest: pd.DataFrame) -> str:
-    return ", ".join(
-        f"{s}: p50 {r.p50_delivery_s:.0f} s, p99 {r.p99_delivery_s:.0f} s, "
-        f"peak {r.peak_requests_per_s:.0f} req/s" for s, r in largest.iterrows()
-    ) + " (simulated; see the model's assumptions)"
-
-
-def _push_then_pull_holds(largest: pd.DataFrame) -> bool:
-    ptp, pull = largest.loc["push_then_pull"], largest.loc["pull"]
-    push = largest.loc["push"]
-    return bool(ptp.p50_delivery_s < pull.p50_delivery_s
-                and ptp.push_channel_bytes * 100 < push.push_channel_bytes)
 
 
 def _latency_plot(latency: pd.DataFrame) -> Figure:
@@ -91,20 +76,6 @@ def _latency_plot(latency: pd.DataFrame) -> Figure:
     axis.bar(latency["runtime"], latency["median_ms"], color=["#4c72b0", "#55a868", "#c44e52"])
     axis.set_ylabel("median batch-1 latency (ms)")
     axis.set_title(f"{REFERENCE_MODEL}, one thread")
-    return figure
-
-
-def _deployment_plot(deployment: pd.DataFrame) -> Figure:
-    figure, axes = new_figure(2, width=9, height=3.2)
-    for strategy, rows in deployment.groupby("strategy"):
-        axes[0].plot(rows["fleet_size"], rows["p99_delivery_s"] / 3600, marker="o", label=strategy)
-        axes[1].plot(rows["fleet_size"], rows["peak_requests_per_s"], marker="o", label=strategy)
-    for axis, label in zip(axes, ["p99 delivery lag (h)", "peak requests/s"], strict=True):
-        axis.set_xscale("log")
-        axis.set_xlabel("fleet size")
-        axis.set_ylabel(label)
-    axes[1].set_yscale("log")
-    axes[0].legend()
     return figure
 
 
@@ -116,8 +87,5 @@ def _notes(throughput: dict[str, float], features: pd.DataFrame) -> str:
         "on a shared 2-core x86_64 CPU; the paper compared MNN with TFLite and PyTorch Mobile "
         "on phones, which we cannot run here.\n\n"
         f"Stream processing: {throughput['events']} events in one pass, feature rows per task "
-        f"{per_task}. Only feature rows leave the device (dataset `walle.uploaded_features`).\n\n"
-        "Deployment figures come from a simulation whose bandwidths, rates and connectivity are "
-        "assumptions (parameters_walle.yml); requests count push-gateway messages, polls and "
-        "bundle downloads alike. Delivery lag is measured from the release of a device's stage."
+        f"{per_task}. Only feature rows leave the device (dataset `walle.uploaded_features`)."
     )
