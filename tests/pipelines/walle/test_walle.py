@@ -7,6 +7,7 @@ from pathlib import Path
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from conftest import planted_image_set
 from dcpipelines.config import load_parameters
 from dcpipelines.core.data import load_digits_table
 from dcpipelines.core.reporting import Report
@@ -17,7 +18,8 @@ from dcpipelines.pipelines.walle import create_pipeline
 ROOT = Path(__file__).resolve().parents[3]
 ISSUE_METRICS = {
     "mnn_latency_ms", "torch_latency_ms", "onnxruntime_latency_ms", "mnn_max_abs_err",
-    "concurrent_speedup", "stream_events_per_s", "fleet_size",
+    "concurrent_speedup", "concurrent_speedup_threads", "concurrent_speedup_processes",
+    "stream_events_per_s", "fleet_size",
     *(f"{s}_{m}" for s in ("push", "pull", "push_then_pull")
       for m in ("p99_delivery_s", "peak_requests_per_s")),
 }
@@ -33,6 +35,7 @@ def _params() -> dict:
 def test_walle_runs_end_to_end_and_reports_the_issue_metrics(tmp_path):
     catalog = DataCatalog({
         "digits": MemoryDataset(load_digits_table()),
+        "cifar10_images": MemoryDataset(planted_image_set(2)),
         "walle.uploaded_features": AtomicParquetDataset(str(tmp_path / "features.parquet")),
     })
     for key, value in _params().items():
@@ -50,6 +53,13 @@ def test_walle_runs_end_to_end_and_reports_the_issue_metrics(tmp_path):
     assert {"item_id", "page", "event"}.isdisjoint(features.columns)
     assert len(features) > 0
     assert {"runtime_latency", "deployment"} <= set(report.figures)
+    loss = report.histories["edge_model_loss"]
+    assert list(loss["step"]) == [1, 2] and loss["train_loss"].iloc[1] < loss["train_loss"].iloc[0]
+    handed = outputs["walle.device_models"]
+    handed = handed.load() if hasattr(handed, "load") else handed
+    assert handed["walle_digits_cnn"]["trained"] and not handed["walle_image_cnn32"]["trained"]
+    assert handed["walle_digits_cnn"]["quality"]["accuracy"] == report.metrics["edge_model_accuracy"]
+    assert handed["walle_image_cnn32"]["example_input"].abs().sum() > 0  # a real image, not zeros
 
 
 def test_device_and_cloud_nodes_respect_the_boundary():

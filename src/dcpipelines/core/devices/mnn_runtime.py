@@ -71,21 +71,36 @@ def convert_onnx_to_mnn(onnx_path: str | Path, mnn_path: str | Path, fp16: bool 
     return mnn_path
 
 
+SESSION_MODES = ("low", "normal", "high")
+
+
 class MnnModel:
     """One MNN interpreter with one session: load a ``.mnn`` file and run batches through it.
 
-    A session is not thread-safe; give each concurrent task its own ``MnnModel``.
+    ``num_threads`` is MNN's intra-op thread count; ``precision``, ``memory`` and ``power`` are
+    MNN's session hints (``normal`` keeps float32 on x86; ``low`` precision allows fp16/bf16
+    where the build and CPU have it). A session is not thread-safe; give each concurrent task
+    its own ``MnnModel``.
     """
 
-    def __init__(self, path: str | Path, num_threads: int = 1) -> None:
+    def __init__(self, path: str | Path, num_threads: int = 1, precision: str = "normal",
+                 memory: str = "normal", power: str = "normal") -> None:
         import MNN
 
         self._mnn = MNN
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"MNN model {self.path} does not exist; run the export first")
+        modes = {"precision": precision, "memory": memory, "power": power}
+        bad = {k: v for k, v in modes.items() if v not in SESSION_MODES}
+        if bad or num_threads < 1:
+            raise ValueError(f"MNN session: {bad or {'num_threads': num_threads}} invalid; modes are "
+                             f"{SESSION_MODES}, num_threads >= 1")
         self.interpreter = MNN.Interpreter(str(self.path))
-        self.session = self.interpreter.createSession({"numThread": int(num_threads)})
+        config: dict[str, object] = {"numThread": int(num_threads)}
+        config.update({k: v for k, v in modes.items() if v != "normal"})
+        with _quiet_fd(1):  # MNN prints the precision it picked
+            self.session = self.interpreter.createSession(config)
         self._input = self.interpreter.getSessionInput(self.session)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
