@@ -34,19 +34,20 @@ class DigitsCNN(nn.Module):
 
 
 class ImageCNN32(nn.Module):
-    """A small image tagger for 32x32 RGB frames (about 0.1M parameters, ~5 MFLOPs)."""
+    """A small image tagger for 32x32 RGB frames (about 0.1M parameters, ~16 MFLOPs at the
+    default ``width`` 32)."""
 
-    def __init__(self, classes: int = 10) -> None:
+    def __init__(self, classes: int = 10, width: int = 32) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 32, 3, padding=1),
+            nn.Conv2d(3, width, 3, padding=1),
             nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
             nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=2, padding=1),
+            nn.Conv2d(2 * width, 2 * width, 3, stride=2, padding=1),
             nn.ReLU(),
         )
-        self.head = nn.Linear(64, classes)
+        self.head = nn.Linear(2 * width, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).mean(dim=(2, 3)))
@@ -165,7 +166,30 @@ def reference_edge_models(
     return entries
 
 
+def calibration_models() -> dict[str, dict]:
+    """Registered variants of the reference edge models (seeded weights, seeded inputs) in the
+    hand-off form: widths and depths chosen so that convolution FLOPs, matrix-product FLOPs and
+    operator counts vary independently, for calibrating the device cost model on a host."""
+    generator = torch.Generator().manual_seed(1)
+    digit = torch.rand(1, 1, DIGIT_SIDE, DIGIT_SIDE, generator=generator) * 16
+    frame = torch.rand(1, 3, 32, 32, generator=generator)
+    variants: dict[str, tuple[type[nn.Module], dict[str, int], torch.Tensor]] = {
+        **{f"mlp_h{h}": (DigitsMLP, {"hidden": h}, digit) for h in (16, 256, 1024)},
+        **{f"cnn8_c{c}": (DigitsCNN, {"channels": c}, digit) for c in (4, 32, 64)},
+        **{f"cnn32_w{w}": (ImageCNN32, {"width": w}, frame) for w in (8, 16, 48)},
+        "scorer_i5000": (ItemEmbeddingScorer, {"items": 5000, "dim": 32},
+                         torch.randint(0, 5000, (1, 20), generator=generator)),
+    }
+    models = {}
+    for name, (model_class, sizes, example) in variants.items():
+        torch.manual_seed(0)
+        models[name] = {"module": model_class(**sizes).eval(), "example_input": example,
+                        "trained": False, "description": f"cost-model calibration variant {name}"}
+    return models
+
+
 __all__ = [
+    "calibration_models",
     "DigitsCNN",
     "ImageCNN32",
     "reference_edge_models",
