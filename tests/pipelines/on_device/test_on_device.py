@@ -15,6 +15,7 @@ from dcpipelines.pipelines.on_device import create_pipeline
 
 def _run(catalog: DataCatalog, models="all", handed: list[str] | None = None):
     catalog["params:on_device.models"] = models
+    catalog["params:on_device.calibration_variants"] = "all"
     catalog["params:on_device.latency"] = {"rounds": 1, "repeats": 3, "warmup": 1}
     outputs = SequentialRunner().run(create_pipeline(handed=handed), catalog)
     report = outputs["on_device.report"]
@@ -59,6 +60,7 @@ def test_a_full_run_measures_after_every_hand_off():
     catalog = DataCatalog({"device_models": MemoryDataset(handed, copy_mode="assign"),
                            "walle.device_models": MemoryDataset({}), "route_t2i.device_models": MemoryDataset({})})
     catalog["params:on_device.models"] = "all"
+    catalog["params:on_device.calibration_variants"] = ["mlp_h16", "cnn8_c4"]
     catalog["params:on_device.latency"] = {"rounds": 1, "repeats": 2, "warmup": 1}
     outputs = SequentialRunner().run(pipeline, catalog)
     report = outputs["on_device.report"]
@@ -74,7 +76,7 @@ def test_a_trained_handed_model_is_costed_with_its_accuracy_in_one_table(tmp_pat
     root = tmp_path / "device_models"
     torch.manual_seed(0)
     handed = {"digits_cnn": {"module": DigitsMLP(hidden=8).eval(),
-                             "example_input": torch.rand(1, 1, 8, 8) * 16,
+                             "example_input": torch.rand(1, 1, 8, 8),
                              "description": "a small trained model", "trained": True,
                              "quality": {"accuracy": 0.875}}}
     DeviceModelsDataset(str(root / "walle")).save(hand_off("walle", handed))

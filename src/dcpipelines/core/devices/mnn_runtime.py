@@ -13,9 +13,12 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 class MnnExportError(RuntimeError):
@@ -24,6 +27,8 @@ class MnnExportError(RuntimeError):
 
 def export_onnx(model: torch.nn.Module, example_input: torch.Tensor, path: str | Path) -> Path:
     """Write ``model`` as ONNX (opset 17, fixed batch shape of ``example_input``)."""
+    import torch  # imported here so that worker processes running MNN alone stay light
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
@@ -161,6 +166,8 @@ def export_to_mnn(
     onnx_path = export_onnx(model, example_input, directory / f"{name}.onnx")
     mnn_path = convert_onnx_to_mnn(onnx_path, directory / f"{name}.mnn")
     runner = MnnModel(mnn_path)
+    import torch
+
     inputs = [example_input] if check_inputs is None else list(check_inputs)
     error = 0.0
     with torch.no_grad():

@@ -133,7 +133,7 @@ def _seeded(model_class: type[nn.Module]) -> nn.Module:
 def _seeded_inputs() -> dict[str, torch.Tensor]:
     """Seeded non-zero stand-in inputs (timing on all-zero tensors flatters some kernels)."""
     generator = torch.Generator().manual_seed(0)
-    digit = torch.rand(1, 1, DIGIT_SIDE, DIGIT_SIDE, generator=generator) * 16
+    digit = torch.rand(1, 1, DIGIT_SIDE, DIGIT_SIDE, generator=generator)  # pixels in [0, 1]
     return {"digits_cnn": digit, "digits_mlp": digit,
             "item_embedding_scorer": torch.randint(0, 1000, (1, 20), generator=generator),
             "image_cnn32": torch.rand(1, 3, 32, 32, generator=generator)}
@@ -171,7 +171,7 @@ def calibration_models() -> dict[str, dict]:
     hand-off form: widths and depths chosen so that convolution FLOPs, matrix-product FLOPs and
     operator counts vary independently, for calibrating the device cost model on a host."""
     generator = torch.Generator().manual_seed(1)
-    digit = torch.rand(1, 1, DIGIT_SIDE, DIGIT_SIDE, generator=generator) * 16
+    digit = torch.rand(1, 1, DIGIT_SIDE, DIGIT_SIDE, generator=generator)  # pixels in [0, 1]
     frame = torch.rand(1, 3, 32, 32, generator=generator)
     variants: dict[str, tuple[type[nn.Module], dict[str, int], torch.Tensor]] = {
         **{f"mlp_h{h}": (DigitsMLP, {"hidden": h}, digit) for h in (16, 256, 1024)},

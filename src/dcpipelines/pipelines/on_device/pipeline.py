@@ -17,7 +17,8 @@ def create_pipeline(handed: list[str] | None = None, **kwargs) -> Pipeline:
         # the handed datasets are other pipelines' namespaced outputs: their dots are on purpose
         warnings.filterwarnings("ignore", message="One or more dataset names contain")
         measure = Node(nodes.measure_device_models,
-                       ["device_models", "params:models", "params:latency", *handed],
+                       ["device_models", "params:models", "params:calibration_variants",
+                        "params:latency", *handed],
                        ["model_measurements", "model_costs", "cost_calibration", "cost_model"],
                        name="measure_device_models",
                        tags=["device"])
