@@ -84,6 +84,11 @@ def test_operator_flops_split_into_families_and_operators_counted():
     flops = calib.operator_flops(model, example)
     conv = 2 * (1 * 4 * 9 * 64 + 4 * 8 * 9 * 16)
     assert flops == {"conv": conv, "matmul": 2 * 8 * 10}
+    # channels padded to 8 lanes: conv 1 -> 4 becomes 8 -> 8 (x16), conv 4 -> 8 becomes 8 -> 8 (x2)
+    padded = calib.operator_flops(model, example, lanes=8)
+    assert padded == {"conv": 2 * (16 * 1 * 4 * 9 * 64 + 2 * 4 * 8 * 9 * 16), "matmul": 2 * 8 * 10}
+    assert calib.operator_flops(DigitsCNN(channels=8).eval(), example, lanes=8)["conv"] == \
+        2 * (8 * 8 * 9 * 64 + 8 * 16 * 9 * 16)  # only the single input channel is padded
     export = export_in_memory(model, example, "cnn")
     assert calib.operator_count(export.onnx) >= 5  # 2 convs, 2 ReLUs, mean, linear
 

@@ -36,6 +36,9 @@ PARAMETERS = ("overhead_ms", "per_op_ms", *(f"inv_efficiency_{f}" for f in FAMIL
 # widest fp32 FMA the installed MNN build uses, per core: AVX2 (2 ports x 8 lanes x 2) on
 # x86_64 (the wheel has no AVX-512 kernels), NEON (2 x 4 x 2) on Arm
 FLOPS_PER_CYCLE = {"x86_64": 32.0, "AMD64": 32.0, "aarch64": 16.0, "arm64": 16.0}
+# fp32 lanes of that vector unit: MNN packs channels by this many, so a convolution with 3 input
+# channels costs as much as one with 8 on AVX2
+SIMD_LANES = {"x86_64": 8, "AMD64": 8, "aarch64": 4, "arm64": 4}
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class HostCompute:
 
     clock_ghz: float
     flops_per_cycle: float
+    lanes: int = 8
 
     @property
     def peak_gflops(self) -> float:
@@ -60,22 +64,50 @@ def host_compute(cpuinfo: str | Path = "/proc/cpuinfo", default_clock_ghz: float
             if line.lower().startswith("cpu mhz"):
                 clock = float(line.split(":")[1]) / 1000.0
                 break
-    return HostCompute(clock, FLOPS_PER_CYCLE.get(platform.machine(), 16.0))
+    machine = platform.machine()
+    return HostCompute(clock, FLOPS_PER_CYCLE.get(machine, 16.0), SIMD_LANES.get(machine, 4))
 
 
-def operator_flops(model: Any, example_input: Any) -> dict[str, int]:
+def operator_flops(model: Any, example_input: Any, lanes: int = 1) -> dict[str, int]:
     """FLOPs of one forward pass per operator family (a multiply-add counts 2): convolutions
-    and matrix products (linear layers, matmul, attention)."""
+    and matrix products (linear layers, matmul, attention). With ``lanes`` > 1 a dense
+    convolution counts its input and output channels rounded up to a multiple of ``lanes``,
+    the work a SIMD kernel that packs channels actually does."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    padding = _ChannelPadding(lanes)
+    hooks = [m.register_forward_hook(padding) for m in model.modules()
+             if isinstance(m, torch.nn.modules.conv._ConvNd) and m.groups == 1 and lanes > 1]
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(example_input)
+    try:
+        with counter, torch.no_grad():
+            model(example_input)
+    finally:
+        for hook in hooks:
+            hook.remove()
     flops = dict.fromkeys(FAMILIES, 0)
     for op, count in counter.get_flop_counts().get("Global", {}).items():
         flops["conv" if "conv" in str(op) else "matmul"] += int(count)
+    flops["conv"] += padding.extra_flops
     return flops
+
+
+class _ChannelPadding:
+    """Forward hook on dense convolutions: the FLOPs that padding channels to ``lanes`` adds."""
+
+    def __init__(self, lanes: int) -> None:
+        self.lanes = lanes
+        self.extra_flops = 0
+
+    def __call__(self, module: Any, inputs: Any, output: Any) -> None:
+        def pad(channels: int) -> int:
+            return -(-channels // self.lanes) * self.lanes
+
+        cin, cout = module.in_channels, module.out_channels
+        kernel = int(np.prod(module.kernel_size))
+        flops = 2 * (output.numel() // cout) * cin * cout * kernel
+        self.extra_flops += flops * (pad(cin) * pad(cout)) // (cin * cout) - flops
 
 
 def operator_count(onnx_bytes: bytes) -> int:

@@ -45,7 +45,7 @@ def measure_model(entry: DeviceModel, latency: dict[str, Any],
         onnx_path, mnn_path = export.write(scratch)
         session_mb = MnnModel(mnn_path).memory_mb
         host = compare_latency(model, example, onnx_path, mnn_path, runtimes=runtimes, **latency)
-    family_flops = calib.operator_flops(model, example)
+    family_flops = calib.operator_flops(model, example, calib.host_compute().lanes)
     return {
         "model": entry.name,
         "trained": entry.trained,

@@ -95,6 +95,9 @@ def run_concurrent_tasks(export, seed: int, params: dict[str, Any]) -> pd.DataFr
     unknown = sorted(set(params["models"]) - set(models))
     if unknown:
         raise ValueError(f"walle.concurrency.models: unknown models {unknown}; known: {sorted(models)}")
+    if not {"sequential", "threads"} <= set(params["modes"]):
+        raise ValueError("walle.concurrency.modes must include sequential (the baseline) and "
+                         f"threads; got {params['modes']}")
     tables = []
     for name in params["models"]:
         entry = models[name]
