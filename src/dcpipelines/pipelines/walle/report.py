@@ -144,8 +144,8 @@ def _notes(throughput: dict[str, float], features: pd.DataFrame) -> str:
     per_task = features.groupby("task").size().to_dict()
     return (
         f"Reference edge model: `{REFERENCE_MODEL}` (two conv layers and a linear head on 8x8 "
-        "digits). Latencies are medians of interleaved batch-1 runs with one thread per runtime "
-        "on a shared 2-core x86_64 CPU; the paper compared MNN with TFLite and PyTorch Mobile "
+        "digits). Latencies are medians of interleaved batch-1 runs on a real digit, one thread per "
+        "runtime, on a shared 2-core x86_64 CPU; the paper compared MNN with TFLite and PyTorch Mobile "
         "on phones, which we cannot run here.\n\n"
         f"Stream processing: {throughput['events']} events in one pass, feature rows per task "
         f"{per_task}. Only feature rows leave the device (dataset `walle.uploaded_features`).\n\n"
