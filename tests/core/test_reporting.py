@@ -52,6 +52,14 @@ def test_wall_clock_metric_names():
     assert is_wall_clock_metric("routing_ms_per_prompt")
     assert is_wall_clock_metric("inference_overhead_pct")
     assert not is_wall_clock_metric("fedavg_final_metric")
+    # ratios and errors computed from timings are machine-dependent too
+    assert is_wall_clock_metric("concurrent_speedup_processes")
+    assert is_wall_clock_metric("image_cnn32_mnn_vs_onnxruntime")
+    assert is_wall_clock_metric("cost_model_host_mape_pct")
+    assert is_wall_clock_metric("cost_model_host_mape_pct_handed")
+    assert is_wall_clock_metric("cost_model_conv_efficiency_calibrated")
+    assert not is_wall_clock_metric("walle_digits_cnn_accuracy")
+    assert not is_wall_clock_metric("num_models_costed")
 
 
 def test_history_table_pivots_rounds_per_series():

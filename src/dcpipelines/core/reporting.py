@@ -29,7 +29,8 @@ from dcpipelines.core.atomic import write_folder_atomically
 # their names end in one of these, so that determinism checks can leave them out. The peak
 # resident memory of a process (`_peak_rss_mb`) depends on the machine in the same way.
 WALL_CLOCK_METRIC = re.compile(
-    r".*(_ms|_s|_seconds|_per_s|_speedup|_overhead_ratio|_overhead_pct|_ms_per_[a-z]+|_peak_rss_mb)$"
+    r".*(_ms|_s|_seconds|_per_s|_speedup|_overhead_ratio|_overhead_pct|_ms_per_[a-z]+|_peak_rss_mb"
+    r"|_speedup_[a-z_]+|_mnn_vs_[a-z]+|_mape_pct|_mape_pct_[a-z]+|_efficiency_calibrated)$"
 )
 
 

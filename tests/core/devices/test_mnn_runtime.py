@@ -10,7 +10,7 @@ from dcpipelines.core.devices.mnn_runtime import (
     convert_onnx_to_mnn,
     export_to_mnn,
 )
-from dcpipelines.core.devices.task_runner import DeviceTask, compare_concurrency
+from dcpipelines.core.devices.task_runner import MODES, DeviceTask, compare_concurrency, run_tasks
 from dcpipelines.core.nn.edge_models import DigitsCNN, DigitsMLP, ItemEmbeddingScorer
 
 
@@ -64,15 +64,30 @@ def test_concurrent_and_sequential_runs_compute_the_same(tmp_path):
         DeviceTask(f"task{i}", path, rng.random((20, 1, 8, 8), dtype=np.float32))
         for i, path in enumerate([cnn.mnn_path, mlp.mnn_path, cnn.mnn_path])
     ]
-    table, sequential_s, concurrent_s = compare_concurrency(tasks, workers=3)
-    assert sequential_s > 0 and concurrent_s > 0
+    table, walls = compare_concurrency(tasks, workers=3)
+    assert set(walls) == set(MODES) and all(min(wall) > 0 for wall in walls.values())
     by_mode = {mode: group.set_index("task") for mode, group in table.groupby("mode")}
-    assert list(by_mode["concurrent"].index) == ["task0", "task1", "task2"]
-    np.testing.assert_allclose(
-        by_mode["concurrent"]["checksum"], by_mode["sequential"]["checksum"], rtol=1e-6
-    )
-    assert (by_mode["concurrent"]["requests"] == 20).all()
+    for mode in ("threads", "processes", "mnn_threads"):
+        assert list(by_mode[mode].index) == ["task0", "task1", "task2"]
+        np.testing.assert_allclose(by_mode[mode]["checksum"], by_mode["sequential"]["checksum"],
+                                   rtol=1e-5)
+        assert (by_mode[mode]["requests"] == 20).all()
     assert (table["memory_mb"] > 0).all()
+    with pytest.raises(ValueError, match="process pool"):
+        run_tasks(tasks, 2, "processes")
+    with pytest.raises(ValueError, match="unknown concurrency mode"):
+        run_tasks(tasks, 2, "greenlets")
+
+
+def test_mnn_session_modes_are_checked_and_keep_the_numbers(tmp_path):
+    torch.manual_seed(1)
+    export = export_to_mnn(DigitsCNN().eval(), torch.rand(1, 1, 8, 8), tmp_path, "cnn")
+    x = np.random.default_rng(0).random((1, 1, 8, 8), dtype=np.float32)
+    plain = MnnModel(export.mnn_path)(x)
+    tuned = MnnModel(export.mnn_path, num_threads=2, precision="high", memory="high", power="high")(x)
+    np.testing.assert_allclose(tuned, plain, atol=1e-5)
+    with pytest.raises(ValueError, match="modes are"):
+        MnnModel(export.mnn_path, precision="fastest")
 
 
 def test_a_wrongly_shaped_input_raises_instead_of_returning_garbage(tmp_path):

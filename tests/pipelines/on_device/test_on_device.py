@@ -15,6 +15,7 @@ from dcpipelines.pipelines.on_device import create_pipeline
 
 def _run(catalog: DataCatalog, models="all", handed: list[str] | None = None):
     catalog["params:on_device.models"] = models
+    catalog["params:on_device.calibration_variants"] = "all"
     catalog["params:on_device.latency"] = {"rounds": 1, "repeats": 3, "warmup": 1}
     outputs = SequentialRunner().run(create_pipeline(handed=handed), catalog)
     report = outputs["on_device.report"]
@@ -59,8 +60,44 @@ def test_a_full_run_measures_after_every_hand_off():
     catalog = DataCatalog({"device_models": MemoryDataset(handed, copy_mode="assign"),
                            "walle.device_models": MemoryDataset({}), "route_t2i.device_models": MemoryDataset({})})
     catalog["params:on_device.models"] = "all"
+    catalog["params:on_device.calibration_variants"] = ["mlp_h16", "cnn8_c4"]
     catalog["params:on_device.latency"] = {"rounds": 1, "repeats": 2, "warmup": 1}
     outputs = SequentialRunner().run(pipeline, catalog)
     report = outputs["on_device.report"]
     report = report.load() if hasattr(report, "load") else report
-    assert report.metrics["models_profiled"] == 1 and "walle_tiny_flops" in report.metrics
+    # the handed model, and walle's registered models that nobody handed (seeded weights)
+    assert report.metrics["num_models_costed"] == 5 and "walle_tiny_flops" in report.metrics
+    assert report.metrics["num_models_trained"] == 1
+
+
+def test_a_trained_handed_model_is_costed_with_its_accuracy_in_one_table(tmp_path):
+    """A pipeline hands a small trained model with its held-out accuracy; on_device costs it
+    next to the seeded stand-ins, calibrates the cost model and reports the held-out error."""
+    root = tmp_path / "device_models"
+    torch.manual_seed(0)
+    handed = {"digits_cnn": {"module": DigitsMLP(hidden=8).eval(),
+                             "example_input": torch.rand(1, 1, 8, 8),
+                             "description": "a small trained model", "trained": True,
+                             "quality": {"accuracy": 0.875}}}
+    DeviceModelsDataset(str(root / "walle")).save(hand_off("walle", handed))
+    report = _run(DataCatalog({"device_models": DeviceModelsDataset(str(root))}))
+    metrics, table = report.metrics, report.tables["device_costs"]
+    assert metrics["num_models_costed"] == 4  # the handed one replaces walle's seeded digits_cnn
+    assert metrics["walle_digits_cnn_params"] == sum(p.numel() for p in DigitsMLP(hidden=8).parameters())
+    assert metrics["walle_digits_cnn_accuracy"] == 0.875 and metrics["num_models_trained"] == 1
+    rows = table[table["model"] == "walle_digits_cnn"]
+    assert len(rows) == len(PROFILES) and rows["trained"].all()
+    assert (rows["quality_accuracy"] == 0.875).all()
+    assert not table[table["model"] == "walle_image_cnn32"]["trained"].any()
+    assert table["quality_accuracy"].isna().sum() == 3 * len(PROFILES)
+    # the held-out error is the mean of the per-model errors of the calibration table
+    calibration = report.tables["cost_calibration"]
+    assert len(calibration) > 8 and set(calibration["role"]) == {"handed", "calibration"}
+    errors = 100 * (calibration["held_out_ms"] / calibration["measured_ms"] - 1).abs()
+    assert metrics["cost_model_host_mape_pct"] == pytest.approx(errors.mean())
+    assert metrics["cost_model_host_fit_mape_pct"] <= metrics["cost_model_host_mape_pct"] + 1e-9
+    assert 0 < metrics["cost_model_conv_efficiency_calibrated"] <= 1
+    # a CPU board with the calibrated model: the 16-MFLOP image model costs more than the MLP
+    pi = table[table["profile"] == "raspberry_pi_4"].set_index("model")["est_latency_ms"]
+    assert pi["walle_image_cnn32"] > 10 * pi["walle_digits_mlp"]
+    assert {"walle_digits_cnn_mnn_vs_onnxruntime", "walle_image_cnn32_mnn_vs_torch"} <= set(metrics)

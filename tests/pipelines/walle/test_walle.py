@@ -7,6 +7,7 @@ from pathlib import Path
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from conftest import planted_image_set
 from dcpipelines.config import load_parameters
 from dcpipelines.core.data import load_digits_table
 from dcpipelines.core.reporting import Report
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[3]
 STRATEGIES = ("push", "pull", "push_then_pull")
 ISSUE_METRICS = {
     "mnn_latency_ms", "torch_latency_ms", "onnxruntime_latency_ms", "mnn_max_abs_err",
-    "concurrent_speedup", "stream_events_per_s", "fleet_size",
+    "concurrent_speedup", "concurrent_speedup_threads", "concurrent_speedup_processes",
+    "stream_events_per_s", "fleet_size",
     *(f"{s}_p99_delivery_s_n{n}" for s in STRATEGIES for n in ("1e4", "1e5")),
     *(f"{s}_failure_rate_n1e5" for s in STRATEGIES),
     *(f"{s}_peak_{c}_utilisation" for s in STRATEGIES
@@ -35,6 +37,7 @@ def _params() -> dict:
 def test_walle_runs_end_to_end_and_reports_the_issue_metrics(tmp_path):
     catalog = DataCatalog({
         "digits": MemoryDataset(load_digits_table()),
+        "cifar10_images": MemoryDataset(planted_image_set(2)),
         "walle.uploaded_features": AtomicParquetDataset(str(tmp_path / "features.parquet")),
     })
     for key, value in _params().items():
@@ -53,6 +56,13 @@ def test_walle_runs_end_to_end_and_reports_the_issue_metrics(tmp_path):
     assert {"item_id", "page", "event"}.isdisjoint(features.columns)
     assert len(features) > 0
     assert {"runtime_latency", "deployment", "release_sweeps"} <= set(report.figures)
+    loss = report.histories["edge_model_loss"]
+    assert list(loss["step"]) == [1, 2] and loss["train_loss"].iloc[1] < loss["train_loss"].iloc[0]
+    handed = outputs["walle.device_models"]
+    handed = handed.load() if hasattr(handed, "load") else handed
+    assert handed["walle_digits_cnn"]["trained"] and not handed["walle_image_cnn32"]["trained"]
+    assert handed["walle_digits_cnn"]["quality"]["accuracy"] == report.metrics["edge_model_accuracy"]
+    assert handed["walle_image_cnn32"]["example_input"].abs().sum() > 0  # a real image, not zeros
 
 
 def _assert_the_release_simulation_separates_the_strategies(report: Report) -> None:

@@ -13,9 +13,12 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 class MnnExportError(RuntimeError):
@@ -24,6 +27,8 @@ class MnnExportError(RuntimeError):
 
 def export_onnx(model: torch.nn.Module, example_input: torch.Tensor, path: str | Path) -> Path:
     """Write ``model`` as ONNX (opset 17, fixed batch shape of ``example_input``)."""
+    import torch  # imported here so that worker processes running MNN alone stay light
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
@@ -71,21 +76,36 @@ def convert_onnx_to_mnn(onnx_path: str | Path, mnn_path: str | Path, fp16: bool 
     return mnn_path
 
 
+SESSION_MODES = ("low", "normal", "high")
+
+
 class MnnModel:
     """One MNN interpreter with one session: load a ``.mnn`` file and run batches through it.
 
-    A session is not thread-safe; give each concurrent task its own ``MnnModel``.
+    ``num_threads`` is MNN's intra-op thread count; ``precision``, ``memory`` and ``power`` are
+    MNN's session hints (``normal`` keeps float32 on x86; ``low`` precision allows fp16/bf16
+    where the build and CPU have it). A session is not thread-safe; give each concurrent task
+    its own ``MnnModel``.
     """
 
-    def __init__(self, path: str | Path, num_threads: int = 1) -> None:
+    def __init__(self, path: str | Path, num_threads: int = 1, precision: str = "normal",
+                 memory: str = "normal", power: str = "normal") -> None:
         import MNN
 
         self._mnn = MNN
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"MNN model {self.path} does not exist; run the export first")
+        modes = {"precision": precision, "memory": memory, "power": power}
+        bad = {k: v for k, v in modes.items() if v not in SESSION_MODES}
+        if bad or num_threads < 1:
+            raise ValueError(f"MNN session: {bad or {'num_threads': num_threads}} invalid; modes are "
+                             f"{SESSION_MODES}, num_threads >= 1")
         self.interpreter = MNN.Interpreter(str(self.path))
-        self.session = self.interpreter.createSession({"numThread": int(num_threads)})
+        config: dict[str, object] = {"numThread": int(num_threads)}
+        config.update({k: v for k, v in modes.items() if v != "normal"})
+        with _quiet_fd(1):  # MNN prints the precision it picked
+            self.session = self.interpreter.createSession(config)
         self._input = self.interpreter.getSessionInput(self.session)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -146,6 +166,8 @@ def export_to_mnn(
     onnx_path = export_onnx(model, example_input, directory / f"{name}.onnx")
     mnn_path = convert_onnx_to_mnn(onnx_path, directory / f"{name}.mnn")
     runner = MnnModel(mnn_path)
+    import torch
+
     inputs = [example_input] if check_inputs is None else list(check_inputs)
     error = 0.0
     with torch.no_grad():

@@ -27,6 +27,15 @@ class DeviceProfile:
     uplink_mbit_s: float
     downlink_mbit_s: float
     sources: dict[str, str] = field(default_factory=dict)
+    clock_ghz: float = 2.0  # CPU clock (the CPU dispatches inference, also for a GPU)
+    cores: int = 4  # CPU cores
+    list_price_usd: float = 0.0
+    accelerator: str = "cpu"  # the unit that runs the model's arithmetic: "cpu" or "gpu"
+
+    @property
+    def core_peak_gflops(self) -> float:
+        """FP32 peak of one CPU core (what one inference thread gets) for CPU profiles."""
+        return self.peak_gflops / self.cores if self.accelerator == "cpu" else self.peak_gflops
 
     def estimate(self, flops: float, bytes_touched: float, memory_mb: float) -> dict[str, float]:
         """Estimated latency (ms), energy (mJ) and memory share for one inference."""
@@ -66,7 +75,12 @@ PROFILES: dict[str, DeviceProfile] = {
             "overhead_ms": EST,
             "uplink_mbit_s": f"{EST}: achievable 802.11ac Wi-Fi (Gigabit Ethernet documented)",
             "downlink_mbit_s": f"{EST}: achievable 802.11ac Wi-Fi",
+            "clock_ghz": f"{DOC}: Cortex-A72 at 1.5 GHz (product brief; 1.8 GHz on boards from "
+                         "2020)",
+            "cores": f"{DOC}: quad-core Cortex-A72 (product brief)",
+            "list_price_usd": f"{DOC}: USD 55 for the 4 GB model (Raspberry Pi price list)",
         },
+        clock_ghz=1.5, cores=4, list_price_usd=55.0,
     ),
     "jetson_nano": DeviceProfile(
         "jetson_nano", peak_gflops=236.0, efficiency=0.1, memory_gb=4.0,
@@ -80,7 +94,11 @@ PROFILES: dict[str, DeviceProfile] = {
             "active_power_w": f"{DOC}: 10 W power mode (5 W mode also offered)",
             "overhead_ms": f"{EST}: CUDA kernel launches and host-device copies",
             "uplink_mbit_s": f"{DOC}: Gigabit Ethernet", "downlink_mbit_s": f"{DOC}: Gigabit Ethernet",
+            "clock_ghz": f"{DOC}: quad-core Cortex-A57 at 1.43 GHz (developer kit specifications)",
+            "cores": f"{DOC}: 4 Cortex-A57 cores",
+            "list_price_usd": f"{DOC}: USD 99 at launch for the 4 GB developer kit (NVIDIA)",
         },
+        clock_ghz=1.43, cores=4, list_price_usd=99.0, accelerator="gpu",
     ),
     "mid_range_phone": DeviceProfile(
         "mid_range_phone", peak_gflops=60.0, efficiency=0.2, memory_gb=6.0,
@@ -93,7 +111,11 @@ PROFILES: dict[str, DeviceProfile] = {
             "active_power_w": f"{EST}: sustained SoC power under CPU load",
             "overhead_ms": EST, "uplink_mbit_s": f"{EST}: typical 4G/5G uplink",
             "downlink_mbit_s": f"{EST}: typical 4G/5G downlink",
+            "clock_ghz": f"{EST}: big cores of a mid-range SoC at about 2.2 GHz",
+            "cores": f"{EST}: 8 cores (2 big + 6 little); the peak counts all of them",
+            "list_price_usd": f"{EST}: a mid-range phone at about USD 300",
         },
+        clock_ghz=2.2, cores=8, list_price_usd=300.0,
     ),
     "cloud_gpu_server": DeviceProfile(
         "cloud_gpu_server", peak_gflops=19_500.0, efficiency=0.05, memory_gb=40.0,
@@ -107,7 +129,13 @@ PROFILES: dict[str, DeviceProfile] = {
             "overhead_ms": f"{EST}: kernel launch and copies",
             "uplink_mbit_s": f"{EST}: 25 GbE data-centre NIC",
             "downlink_mbit_s": f"{EST}: 25 GbE data-centre NIC",
+            "clock_ghz": f"{DOC}: host CPU AMD EPYC 7742 at 2.25 GHz base (as in NVIDIA's DGX "
+                         "A100 datasheet)",
+            "cores": f"{DOC}: 64 cores per EPYC 7742",
+            "list_price_usd": f"{EST}: about USD 10,000 per A100 40 GB card (NVIDIA publishes "
+                              "no list price; street prices)",
         },
+        clock_ghz=2.25, cores=64, list_price_usd=10_000.0, accelerator="gpu",
     ),
 }
 

@@ -70,10 +70,12 @@ def compare_latency(
     rounds: int = 10,
     repeats: int = 50,
     warmup: int = 20,
+    runtimes: tuple[str, ...] = ("torch", "onnxruntime", "mnn"),
 ) -> dict[str, dict[str, float]]:
     """Median and p90 latency (ms) per runtime over ``rounds`` interleaved blocks of ``repeats``."""
     with torch_threads(1):
-        calls = runtime_callables(model, example_input, onnx_path, mnn_path)
+        every = runtime_callables(model, example_input, onnx_path, mnn_path)
+        calls = {name: every[name] for name in runtimes}
         samples: dict[str, list[float]] = {name: [] for name in calls}
         for call in calls.values():
             _time_calls(call, warmup)

@@ -34,19 +34,20 @@ class DigitsCNN(nn.Module):
 
 
 class ImageCNN32(nn.Module):
-    """A small image tagger for 32x32 RGB frames (about 0.1M parameters, ~5 MFLOPs)."""
+    """A small image tagger for 32x32 RGB frames (about 0.1M parameters, ~16 MFLOPs at the
+    default ``width`` 32)."""
 
-    def __init__(self, classes: int = 10) -> None:
+    def __init__(self, classes: int = 10, width: int = 32) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 32, 3, padding=1),
+            nn.Conv2d(3, width, 3, padding=1),
             nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
             nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=2, padding=1),
+            nn.Conv2d(2 * width, 2 * width, 3, stride=2, padding=1),
             nn.ReLU(),
         )
-        self.head = nn.Linear(64, classes)
+        self.head = nn.Linear(2 * width, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).mean(dim=(2, 3)))
@@ -94,8 +95,9 @@ def digits_tensors(digits: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
 
 def train_digits_cnn(
     digits: pd.DataFrame, epochs: int, seed: int, test_fraction: float = 0.2, lr: float = 3e-3
-) -> tuple[DigitsCNN, float]:
-    """Train ``DigitsCNN`` on a seeded split of the digits; returns the model and test accuracy."""
+) -> tuple[DigitsCNN, float, list[float]]:
+    """Train ``DigitsCNN`` on a seeded split of the digits; returns the model, its test accuracy
+    and the mean training loss of every epoch."""
     images, labels = digits_tensors(digits)
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(labels), generator=generator)
@@ -104,18 +106,22 @@ def train_digits_cnn(
     torch.manual_seed(seed)
     model = DigitsCNN()
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
     for _ in range(epochs):
         model.train()
+        total = 0.0
         for batch in torch.randperm(len(train), generator=generator).split(64):
             index = train[batch]
             loss = nn.functional.cross_entropy(model(images[index]), labels[index])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            total += loss.item() * len(index)
+        losses.append(total / len(train))
     model.eval()
     with torch.no_grad():
         accuracy = (model(images[test]).argmax(1) == labels[test]).float().mean().item()
-    return model, accuracy
+    return model, accuracy, losses
 
 
 def _seeded(model_class: type[nn.Module]) -> nn.Module:
@@ -124,25 +130,66 @@ def _seeded(model_class: type[nn.Module]) -> nn.Module:
     return model_class().eval()
 
 
-def reference_edge_models(digits_cnn: nn.Module | None = None) -> dict[str, dict]:
+def _seeded_inputs() -> dict[str, torch.Tensor]:
+    """Seeded non-zero stand-in inputs (timing on all-zero tensors flatters some kernels)."""
+    generator = torch.Generator().manual_seed(0)
+    digit = torch.rand(1, 1, DIGIT_SIDE, DIGIT_SIDE, generator=generator)  # pixels in [0, 1]
+    return {"digits_cnn": digit, "digits_mlp": digit,
+            "item_embedding_scorer": torch.randint(0, 1000, (1, 20), generator=generator),
+            "image_cnn32": torch.rand(1, 3, 32, 32, generator=generator)}
+
+
+def reference_edge_models(
+    digits_cnn: nn.Module | None = None,
+    examples: dict[str, torch.Tensor] | None = None,
+    accuracy: float | None = None,
+) -> dict[str, dict]:
     """The reference edge models of the ``walle`` pipeline in the hand-off form of
-    :mod:`dcpipelines.core.devices.models` (name -> module, example input, description).
-    ``digits_cnn``: the trained reference model; without it, seeded weights."""
-    return {
+    :mod:`dcpipelines.core.devices.models` (name -> module, example input, description,
+    trained, quality). ``digits_cnn``: the trained reference model (test ``accuracy``); without
+    it, seeded weights. ``examples``: real batch-1 inputs by model name (a digit, a CIFAR-10
+    test image); seeded random ones stand in for the others."""
+    inputs = {**_seeded_inputs(), **(examples or {})}
+    entries = {
         "digits_cnn": {"module": (digits_cnn or _seeded(DigitsCNN)).eval(),
-                       "example_input": torch.zeros(1, 1, 8, 8),
                        "description": "walle's reference edge model: 2 convs on 8x8 digits"},
-        "digits_mlp": {"module": _seeded(DigitsMLP), "example_input": torch.zeros(1, 1, 8, 8),
-                       "description": "3-layer MLP on 8x8 digits"},
+        "digits_mlp": {"module": _seeded(DigitsMLP), "description": "3-layer MLP on 8x8 digits"},
         "item_embedding_scorer": {
-            "module": _seeded(ItemEmbeddingScorer), "example_input": torch.zeros(1, 20, dtype=torch.int64),
+            "module": _seeded(ItemEmbeddingScorer),
             "description": "1000 item embeddings (dim 16) + MLP scorer over 20 recent items"},
-        "image_cnn32": {"module": _seeded(ImageCNN32), "example_input": torch.zeros(1, 3, 32, 32),
-                        "description": "3 convs on 32x32 RGB frames"},
+        "image_cnn32": {"module": _seeded(ImageCNN32), "description": "3 convs on 32x32 RGB frames"},
     }
+    for name, entry in entries.items():
+        trained = name == "digits_cnn" and digits_cnn is not None
+        entry.update(example_input=inputs[name], trained=trained,
+                     quality={"accuracy": float(accuracy)} if trained and accuracy is not None else {})
+    return entries
+
+
+def calibration_models() -> dict[str, dict]:
+    """Registered variants of the reference edge models (seeded weights, seeded inputs) in the
+    hand-off form: widths and depths chosen so that convolution FLOPs, matrix-product FLOPs and
+    operator counts vary independently, for calibrating the device cost model on a host."""
+    generator = torch.Generator().manual_seed(1)
+    digit = torch.rand(1, 1, DIGIT_SIDE, DIGIT_SIDE, generator=generator)  # pixels in [0, 1]
+    frame = torch.rand(1, 3, 32, 32, generator=generator)
+    variants: dict[str, tuple[type[nn.Module], dict[str, int], torch.Tensor]] = {
+        **{f"mlp_h{h}": (DigitsMLP, {"hidden": h}, digit) for h in (16, 256, 1024)},
+        **{f"cnn8_c{c}": (DigitsCNN, {"channels": c}, digit) for c in (4, 32, 64)},
+        **{f"cnn32_w{w}": (ImageCNN32, {"width": w}, frame) for w in (8, 16, 48)},
+        "scorer_i5000": (ItemEmbeddingScorer, {"items": 5000, "dim": 32},
+                         torch.randint(0, 5000, (1, 20), generator=generator)),
+    }
+    models = {}
+    for name, (model_class, sizes, example) in variants.items():
+        torch.manual_seed(0)
+        models[name] = {"module": model_class(**sizes).eval(), "example_input": example,
+                        "trained": False, "description": f"cost-model calibration variant {name}"}
+    return models
 
 
 __all__ = [
+    "calibration_models",
     "DigitsCNN",
     "ImageCNN32",
     "reference_edge_models",

@@ -1,5 +1,6 @@
 """The on_device graph: measure every device model the pipelines handed over on this host,
-estimate its cost on each device profile, report the per-model, per-profile table."""
+calibrate the cost model on those measurements, estimate each model's cost on each device
+profile, report the per-model, per-profile table."""
 
 import warnings
 
@@ -16,13 +17,17 @@ def create_pipeline(handed: list[str] | None = None, **kwargs) -> Pipeline:
         # the handed datasets are other pipelines' namespaced outputs: their dots are on purpose
         warnings.filterwarnings("ignore", message="One or more dataset names contain")
         measure = Node(nodes.measure_device_models,
-                       ["device_models", "params:models", "params:latency", *handed],
-                       ["model_measurements", "model_costs"], name="measure_device_models",
+                       ["device_models", "params:models", "params:calibration_variants",
+                        "params:latency", *handed],
+                       ["model_measurements", "model_costs", "cost_calibration", "cost_model"],
+                       name="measure_device_models",
                        tags=["device"])
     graph = Pipeline(
         [
             measure,
-            Node(report.report_on_device, ["model_measurements", "model_costs"], "report",
+            Node(report.report_on_device,
+                 ["model_measurements", "model_costs", "cost_calibration", "cost_model"],
+                 "report",
                  name="report_on_device", tags=["cloud"]),
         ]
     )

@@ -16,14 +16,15 @@ REFERENCE_MODEL = "digits_cnn"
 
 
 def train_edge_model(digits: pd.DataFrame, seed: int, params: dict[str, Any]):
-    """Train the reference edge model (DigitsCNN) on the digits table."""
+    """Train the reference edge model (DigitsCNN) on the digits table; also its loss per epoch."""
     from dcpipelines.core.nn.edge_models import train_digits_cnn
+    from dcpipelines.core.reporting import loss_history
 
-    model, accuracy = train_digits_cnn(
+    model, accuracy, losses = train_digits_cnn(
         digits, epochs=params["epochs"], seed=seed, test_fraction=params["test_fraction"],
         lr=params["lr"],
     )
-    return model, accuracy
+    return model, accuracy, loss_history(train_loss=losses)
 
 
 def export_edge_model(model, digits: pd.DataFrame, params: dict[str, Any]):
@@ -36,12 +37,28 @@ def export_edge_model(model, digits: pd.DataFrame, params: dict[str, Any]):
     return export_in_memory(model, images[:1], REFERENCE_MODEL, check_inputs=checks[:, None])
 
 
-def hand_device_models(edge_model) -> dict[str, dict[str, Any]]:
-    """walle's edge models for on_device (the trained reference model, the others seeded)."""
+def real_example_inputs(digits: pd.DataFrame, images) -> dict[str, Any]:
+    """Batch-1 inputs the reference edge models see on a device: a digit, a CIFAR-10 test image
+    (scaled to [0, 1], channels first)."""
+    import torch
+
+    from dcpipelines.core.nn.edge_models import digits_tensors
+
+    digit = digits_tensors(digits)[0][:1]
+    test = images.subset("test")
+    image = torch.from_numpy(test.images[:1].astype(np.float32) / 255.0).permute(0, 3, 1, 2)
+    return {"digits_cnn": digit, "digits_mlp": digit, "image_cnn32": image.contiguous()}
+
+
+def hand_device_models(edge_model, accuracy: float, digits: pd.DataFrame,
+                       images) -> dict[str, dict[str, Any]]:
+    """walle's edge models for on_device: the trained reference model with its test accuracy,
+    the others with seeded weights (marked untrained), each with a real example input."""
     from dcpipelines.core.devices.models import hand_off
     from dcpipelines.core.nn.edge_models import reference_edge_models
 
-    return hand_off("walle", reference_edge_models(digits_cnn=edge_model))
+    return hand_off("walle", reference_edge_models(
+        digits_cnn=edge_model, examples=real_example_inputs(digits, images), accuracy=accuracy))
 
 
 def model_files(export) -> tuple[bytes, bytes]:
@@ -49,13 +66,13 @@ def model_files(export) -> tuple[bytes, bytes]:
     return export.onnx, export.mnn
 
 
-def compare_runtimes(model, export, params: dict[str, Any]) -> pd.DataFrame:
-    """Batch-1 latency of torch eager, onnxruntime and MNN, interleaved, one thread each."""
-    import torch
-
+def compare_runtimes(model, export, digits: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Batch-1 latency of torch eager, onnxruntime and MNN, interleaved, one thread each, on a
+    real digit."""
     from dcpipelines.core.devices.runtimes import compare_latency
+    from dcpipelines.core.nn.edge_models import digits_tensors
 
-    example = torch.zeros(1, 1, 8, 8)
+    example = digits_tensors(digits)[0][:1]
     with tempfile.TemporaryDirectory(prefix="walle-") as scratch:
         onnx_path, mnn_path = export.write(scratch)
         latency = compare_latency(model, example, onnx_path, mnn_path, rounds=params["rounds"],
@@ -64,7 +81,8 @@ def compare_runtimes(model, export, params: dict[str, Any]) -> pd.DataFrame:
 
 
 def run_concurrent_tasks(export, seed: int, params: dict[str, Any]) -> pd.DataFrame:
-    """Several tasks on the device, each with its own MNN interpreter: threads vs one by one.
+    """Several tasks on the device, each with its own MNN interpreter: one by one, in threads,
+    in worker processes and with multi-threaded MNN sessions (see ``task_runner``).
 
     Runs once per model in ``params["models"]`` (walle's reference edge models; the trained
     reference model is used for ``digits_cnn``)."""
@@ -77,6 +95,9 @@ def run_concurrent_tasks(export, seed: int, params: dict[str, Any]) -> pd.DataFr
     unknown = sorted(set(params["models"]) - set(models))
     if unknown:
         raise ValueError(f"walle.concurrency.models: unknown models {unknown}; known: {sorted(models)}")
+    if not {"sequential", "threads"} <= set(params["modes"]):
+        raise ValueError("walle.concurrency.modes must include sequential (the baseline) and "
+                         f"threads; got {params['modes']}")
     tables = []
     for name in params["models"]:
         entry = models[name]
@@ -88,10 +109,9 @@ def run_concurrent_tasks(export, seed: int, params: dict[str, Any]) -> pd.DataFr
             tasks = [DeviceTask(f"{name}_task_{i}", mnn_path,
                                 rng.random(shape, dtype=np.float32))
                      for i in range(params["tasks"])]
-            table, sequential_s, concurrent_s = compare_concurrency(tasks, params["workers"])
+            table, _ = compare_concurrency(tasks, params["workers"], tuple(params["modes"]),
+                                           params["repeats"])
         table.insert(0, "model", name)
-        table["wall_s"] = table["mode"].map({"sequential": sequential_s,
-                                             "concurrent": concurrent_s})
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
 

@@ -11,14 +11,16 @@ def create_pipeline(**kwargs) -> Pipeline:
     graph = Pipeline(
         [
             Node(nodes.train_edge_model, ["digits", "params:seed", "params:edge_model"],
-                 ["edge_model", "edge_model_accuracy"], name="train_edge_model", tags=["cloud"]),
+                 ["edge_model", "edge_model_accuracy", "edge_model_loss"], name="train_edge_model", tags=["cloud"]),
             Node(nodes.export_edge_model, ["edge_model", "digits", "params:export"],
                  "edge_model_export", name="export_edge_model", tags=["cloud"]),
-            Node(nodes.hand_device_models, "edge_model", "device_models",
+            Node(nodes.hand_device_models,
+                 ["edge_model", "edge_model_accuracy", "digits", "cifar10_images"], "device_models",
                  name="hand_device_models", tags=["cloud"]),
             Node(nodes.model_files, "edge_model_export", ["edge_model_onnx", "edge_model_mnn"],
                  name="model_files", tags=["cloud"]),
-            Node(nodes.compare_runtimes, ["edge_model", "edge_model_export", "params:latency"],
+            Node(nodes.compare_runtimes,
+                 ["edge_model", "edge_model_export", "digits", "params:latency"],
                  "runtime_latency", name="compare_runtimes", tags=["device"]),
             Node(nodes.run_concurrent_tasks,
                  ["edge_model_export", "params:seed", "params:concurrency"],
@@ -44,11 +46,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                 report.report_walle,
                 ["edge_model_accuracy", "edge_model_export", "runtime_latency",
                  "concurrency_table", "uploaded_features", "stream_throughput",
-                 "deployment"],
+                 "deployment", "edge_model_loss"],
                 "report",
                 name="report_walle",
                 tags=["cloud"],
             ),
         ]
     )
-    return Pipeline(graph, namespace="walle", inputs={"digits"}, prefix_datasets_with_namespace=True)
+    return Pipeline(graph, namespace="walle", inputs={"digits", "cifar10_images"}, prefix_datasets_with_namespace=True)
