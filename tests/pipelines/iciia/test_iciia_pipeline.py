@@ -45,7 +45,6 @@ def images(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run(images, tmp_path_factory):
-    torch.set_num_threads(1)  # as a kedro run (settings.py): figures depend on the thread count
     store = tmp_path_factory.mktemp("iciia_cache")
     catalog = DataCatalog({
         "cifar10_images": MemoryDataset(images),
@@ -105,3 +104,22 @@ def test_caches_are_reused_only_when_their_inputs_match(run, images):
     assert not fresh_spec.reuses(features["fingerprint"])
     fresh = fresh_spec.build(None)
     assert not np.allclose(fresh["test_x"].numpy(), features["test_x"].numpy())
+
+
+def test_training_curves_have_a_step_per_epoch(run):
+    report, _, _ = run
+    curves = report.histories
+    assert set(curves) == {"backbone_loss", "head_train_loss", "head_val_acc"}
+    backbone = curves["backbone_loss"]
+    assert backbone["step"].tolist() == list(range(1, PARAMS["backbone"]["epochs"] + 1))
+    assert backbone["backbone"].iloc[-1] < backbone["backbone"].iloc[0]  # the backbone learns
+    heads = curves["head_train_loss"]
+    assert {"ff", "finetune", "prompt", "iciia_b", "iciia_t", "no_shuffle"} <= set(heads.columns)
+    assert "backbone" not in heads.columns  # the backbone's own head is not trained
+    assert len(heads) > 1 and heads["step"].min() == 1
+    assert len(heads) <= PARAMS["training"]["epochs"]
+    assert heads["iciia_b"].dropna().iloc[-1] < heads["iciia_b"].iloc[0]
+    val = curves["head_val_acc"]
+    measured = val.drop(columns="step").to_numpy().ravel()
+    measured = measured[~np.isnan(measured)]
+    assert len(measured) > len(val) and ((measured >= 0) & (measured <= 1)).all()
