@@ -25,10 +25,12 @@ def _run(params: dict) -> dict:
         "cifar10_images": MemoryDataset(images, copy_mode="assign"),
         **{f"params:dc_ccl.{k}": MemoryDataset(v) for k, v in params.items()},
         "dc_ccl.device_models": MemoryDataset(copy_mode="assign"),
+        "dc_ccl.mlflow_models": MemoryDataset(copy_mode="assign"),
     })
     outputs = SequentialRunner().run(create_pipeline(), catalog)
     return {"report": outputs["dc_ccl.report"].load(),
-            "device_models": catalog.load("dc_ccl.device_models")}
+            "device_models": catalog.load("dc_ccl.device_models"),
+            "mlflow_models": catalog.load("dc_ccl.mlflow_models")}
 
 
 def test_pipeline_reports_every_variant_and_fusion_learns_the_device_classes():
@@ -79,4 +81,8 @@ def test_pipeline_reports_every_variant_and_fusion_learns_the_device_classes():
         with torch.no_grad():
             assert entry["module"](entry["example_input"]).shape == (1, 10), name
         assert entry["description"]
+    large = out["mlflow_models"]["dc_ccl_large_submodel"]
+    assert not large["module"].training and large["description"]
+    with torch.no_grad():
+        assert large["module"](large["example_input"]).shape == (1, 10)
     assert boundary_violations(create_pipeline()) == []

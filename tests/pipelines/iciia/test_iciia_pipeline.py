@@ -123,3 +123,30 @@ def test_training_curves_have_a_step_per_epoch(run):
     measured = val.drop(columns="step").to_numpy().ravel()
     measured = measured[~np.isnan(measured)]
     assert len(measured) > len(val) and ((measured >= 0) & (measured <= 1)).all()
+
+
+@pytest.mark.slow
+def test_the_iciia_device_model_round_trips_through_mlflow(run, tmp_path, monkeypatch):
+    """backbone + ICIIA-T, logged by the hook as an MLflow model, loads with pyfunc and predicts
+    what the module predicts."""
+    import mlflow
+
+    from dcpipelines.hooks import DeviceModelsHooks
+
+    _, device_models, _ = run
+    entry = device_models["iciia_backbone_iciia_t"]
+    batch = torch.cat([entry["example_input"], entry["example_input"].flip(-1)])
+    with torch.no_grad():
+        expected = entry["module"](batch).numpy()
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        mlflow.set_experiment("dcpipelines")
+        with mlflow.start_run() as mlflow_run:
+            DeviceModelsHooks().after_node_run(
+                outputs={"iciia.device_models": {"iciia_backbone_iciia_t": entry}})
+        loaded = mlflow.pyfunc.load_model(f"runs:/{mlflow_run.info.run_id}/iciia_backbone_iciia_t")
+        np.testing.assert_allclose(loaded.predict(batch.numpy()), expected, rtol=1e-4, atol=1e-5)
+        assert expected.argmax(1).tolist() == loaded.predict(batch.numpy()).argmax(1).tolist()
+    finally:
+        mlflow.set_tracking_uri(None)
