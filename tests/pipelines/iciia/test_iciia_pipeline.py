@@ -141,8 +141,10 @@ def test_the_iciia_device_model_round_trips_through_mlflow(run, tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
-        mlflow.set_experiment("dcpipelines")
-        with mlflow.start_run() as mlflow_run:
+        # an experiment of this store only, not made the process's active one (later tests
+        # open their own stores)
+        experiment = mlflow.MlflowClient().create_experiment("dcpipelines")
+        with mlflow.start_run(experiment_id=experiment) as mlflow_run:
             DeviceModelsHooks().after_node_run(
                 outputs={"iciia.device_models": {"iciia_backbone_iciia_t": entry}})
         loaded = mlflow.pyfunc.load_model(f"runs:/{mlflow_run.info.run_id}/iciia_backbone_iciia_t")
