@@ -191,3 +191,15 @@ def planted_image_set(per_class: int, *, seed: int = 0, test_per_class: int | No
     return ImageSet(np.concatenate(images), np.asarray(labels, dtype=np.int64),
                     np.asarray(split), np.asarray([f"img{i}" for i in range(n)]),
                     tuple(f"class{c}" for c in range(10)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """torch with one thread, as in a ``kedro run`` (settings.py): figures computed in tests are
+    the figures a run gives (floating-point sums depend on the thread count)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -40,3 +40,33 @@ def test_pixels_without_ground_truth_are_ignored():
         depth_metrics(np.ones((1, 2)), np.zeros((1, 2)))
     with pytest.raises(ValueError, match="shape"):
         depth_metrics(np.ones((2, 2)), np.ones((1, 2)))
+
+
+def _pixel_by_pixel(pred, true):
+    """The six metrics by an explicit loop over the valid pixels of every frame (the reference)."""
+    sq, rel, lg, within, n = 0.0, 0.0, 0.0, [0, 0, 0], 0
+    for p, g in zip(np.ravel(pred), np.ravel(true), strict=True):
+        if g <= 0:
+            continue
+        n += 1
+        sq += (p - g) ** 2
+        rel += abs(p - g) / g
+        lg += abs(np.log10(p) - np.log10(g))
+        ratio = max(p / g, g / p)
+        for k in range(3):
+            within[k] += ratio < 1.25 ** (k + 1)
+    return {"rmse": np.sqrt(sq / n), "absrel": rel / n, "log10": lg / n,
+            "delta1": within[0] / n, "delta2": within[1] / n, "delta3": within[2] / n}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_frames_match_a_pixel_by_pixel_reference(seed):
+    """Several frames with different numbers of valid pixels, predictions too near and too far:
+    the metrics pool pixels over frames (not a mean of per-frame figures)."""
+    rng = np.random.default_rng(seed)
+    true = rng.uniform(0.5, 10.0, (4, 6, 5))
+    true[rng.random(true.shape) < np.linspace(0.05, 0.7, 4)[:, None, None]] = 0.0
+    pred = true * rng.uniform(0.4, 2.2, true.shape) + rng.uniform(0.01, 0.2, true.shape)
+    got, want = depth_metrics(pred, true), _pixel_by_pixel(pred, true)
+    assert got == {k: pytest.approx(v, rel=1e-12) for k, v in want.items()}
+    assert 0 < got["delta1"] < got["delta2"] < got["delta3"] < 1

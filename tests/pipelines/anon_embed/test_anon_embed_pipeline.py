@@ -67,3 +67,16 @@ def test_cloud_nodes_read_only_uploads():
     cloud_inputs = {name for node in pipeline.nodes if "cloud" in node.tags for name in node.inputs}
     assert "anon_embed.cls_embedding_uploads" in cloud_inputs
     assert not any("split" in name or "owners" in name for name in cloud_inputs)
+
+
+def test_training_losses_are_curves_with_a_step_per_update(report):
+    curves = report.histories
+    assert set(curves) == {"central_loss", "cloud_loss"}
+    central = curves["central_loss"]
+    assert central["step"].tolist() == list(range(1, PARAMS["central"]["steps"] + 1))
+    assert set(central.columns) == {"step", "cls_seed42", "cls_seed43", "gen_seed42", "gen_seed43"}
+    for series in ("cls_seed42", "gen_seed42"):  # the central model learns: late steps beat early
+        assert central[series].tail(5).mean() < central[series].head(5).mean(), series
+    cloud = curves["cloud_loss"]
+    assert len(cloud) == PARAMS["cloud"]["steps"]
+    assert {"cls_anon_beta", "cls_static_embedding", "gen_anon_beta"} <= set(cloud.columns)

@@ -106,3 +106,13 @@ def test_the_device_model_is_handed_over_and_runs_on_its_example():
     assert entry["example_input"].shape == (1, 1 + PARAMS["data"]["max_history"])
     with torch.no_grad():
         assert entry["module"](entry["example_input"]).shape == (1,)
+
+
+def test_the_cloud_models_loss_per_epoch_is_a_curve(outputs):
+    curves = outputs["coda.report"].load().histories
+    assert set(curves) == {"cloud_din_loss"}
+    loss = curves["cloud_din_loss"]
+    assert loss["step"].tolist() == list(range(1, PARAMS["cloud_model"]["epochs"] + 1))
+    assert list(loss.columns) == ["step", "seed5", "seed6"]
+    for run in ("seed5", "seed6"):
+        assert loss[run].iloc[-1] < loss[run].iloc[0]  # the DIN learns the planted groups

@@ -117,3 +117,14 @@ def test_folder_source_reads_the_same_graph_input(tmp_path):
     assert np.allclose(np.sort(every.ravel()), np.sort(written.depth.ravel()), atol=5e-4)
     with pytest.raises(ValueError, match="use 'synthetic' or 'folder'"):
         frame_splits(None, {**data, "source": "kitti"}, PARAMS["world"], PARAMS["blur"], 1, 1)
+
+
+def test_loss_curves_have_a_step_per_epoch(outputs):
+    curves = outputs["depth_edge.report"].load().histories
+    assert set(curves) == {"train_loss", "val_loss"}
+    for table in curves.values():
+        assert table["step"].tolist() == list(range(1, PARAMS["training"]["epochs"] + 1))
+        assert set(table.columns) == {"step", "ae", "multiscale"}
+    train = curves["train_loss"]
+    for model in ("ae", "multiscale"):
+        assert train[model].iloc[-1] < train[model].iloc[0], train  # both models learn

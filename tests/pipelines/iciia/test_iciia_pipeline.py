@@ -45,7 +45,6 @@ def images(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run(images, tmp_path_factory):
-    torch.set_num_threads(1)  # as a kedro run (settings.py): figures depend on the thread count
     store = tmp_path_factory.mktemp("iciia_cache")
     catalog = DataCatalog({
         "cifar10_images": MemoryDataset(images),
@@ -105,3 +104,51 @@ def test_caches_are_reused_only_when_their_inputs_match(run, images):
     assert not fresh_spec.reuses(features["fingerprint"])
     fresh = fresh_spec.build(None)
     assert not np.allclose(fresh["test_x"].numpy(), features["test_x"].numpy())
+
+
+def test_training_curves_have_a_step_per_epoch(run):
+    report, _, _ = run
+    curves = report.histories
+    assert set(curves) == {"backbone_loss", "head_train_loss", "head_val_acc"}
+    backbone = curves["backbone_loss"]
+    assert backbone["step"].tolist() == list(range(1, PARAMS["backbone"]["epochs"] + 1))
+    assert backbone["backbone"].iloc[-1] < backbone["backbone"].iloc[0]  # the backbone learns
+    heads = curves["head_train_loss"]
+    assert {"ff", "finetune", "prompt", "iciia_b", "iciia_t", "no_shuffle"} <= set(heads.columns)
+    assert "backbone" not in heads.columns  # the backbone's own head is not trained
+    assert len(heads) > 1 and heads["step"].min() == 1
+    assert len(heads) <= PARAMS["training"]["epochs"]
+    assert heads["iciia_b"].dropna().iloc[-1] < heads["iciia_b"].iloc[0]
+    val = curves["head_val_acc"]
+    measured = val.drop(columns="step").to_numpy().ravel()
+    measured = measured[~np.isnan(measured)]
+    assert len(measured) > len(val) and ((measured >= 0) & (measured <= 1)).all()
+
+
+@pytest.mark.slow
+def test_the_iciia_device_model_round_trips_through_mlflow(run, tmp_path, monkeypatch):
+    """backbone + ICIIA-T, logged by the hook as an MLflow model, loads with pyfunc and predicts
+    what the module predicts."""
+    import mlflow
+
+    from dcpipelines.hooks import DeviceModelsHooks
+
+    _, device_models, _ = run
+    entry = device_models["iciia_backbone_iciia_t"]
+    batch = torch.cat([entry["example_input"], entry["example_input"].flip(-1)])
+    with torch.no_grad():
+        expected = entry["module"](batch).numpy()
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        # an experiment of this store only, not made the process's active one (later tests
+        # open their own stores)
+        experiment = mlflow.MlflowClient().create_experiment("dcpipelines")
+        with mlflow.start_run(experiment_id=experiment) as mlflow_run:
+            DeviceModelsHooks().after_node_run(
+                outputs={"iciia.device_models": {"iciia_backbone_iciia_t": entry}})
+        loaded = mlflow.pyfunc.load_model(f"runs:/{mlflow_run.info.run_id}/iciia_backbone_iciia_t")
+        np.testing.assert_allclose(loaded.predict(batch.numpy()), expected, rtol=1e-4, atol=1e-5)
+        assert expected.argmax(1).tolist() == loaded.predict(batch.numpy()).argmax(1).tolist()
+    finally:
+        mlflow.set_tracking_uri(None)

@@ -45,4 +45,11 @@ def test_pipeline_builds_split_pairs_and_report(tmp_path):
     assert isinstance(report, Report)
     assert report.metrics["num_responders"] == 1 and report.metrics["num_questioners"] == 2
     assert report.metrics["num_pairs"] == len(pairs)
+    # each episode (other, R, other, R) gives three consecutive pairs, two of them answered by R;
+    # no pair spans two episodes
+    assert report.metrics["num_candidate_pairs"] == 30 * 3
+    assert len(pairs) == 30 * 2 and report.metrics["num_episodes"] == 30
+    assert (pairs.groupby("questioner").size() == 30).all()
+    split_sizes = pairs.groupby("split")["episode"].nunique()
+    assert split_sizes["train"] > split_sizes["val"] > 0 and split_sizes["test"] > 0
     assert all(claim.holds is not False for claim in report.claims)

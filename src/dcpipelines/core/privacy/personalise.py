@@ -13,7 +13,7 @@ Tables follow :mod:`dcpipelines.core.text.user_corpora` (columns user, text, lab
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ class ModelBundle:
     vocab: Vocab
     config: dict[str, Any]
     state: dict[str, torch.Tensor]
+    loss_history: list[float] = field(default_factory=list)  # training loss per step
 
     def model(self) -> PrefixLM:
         model = PrefixLM(len(self.vocab), **self.config)
@@ -85,7 +86,8 @@ def train_central(uploads: pd.DataFrame, *, unit: str, num_classes: int | None,
     bundle = ModelBundle(vocab, config, {})
     data = encode_rows(bundle, uploads.assign(user=0), 1)
     train_shared(net, data.inputs, data.targets, None, steps=training["steps"],
-                 batch=training["batch"], lr=training["lr"], seed=seed)
+                 batch=training["batch"], lr=training["lr"], seed=seed,
+                 losses=bundle.loss_history)
     bundle.state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     return bundle
 
@@ -156,10 +158,11 @@ def train_cloud(bundle: ModelBundle, uploads: dict[str, Any], cfg: dict, seed: i
     rows = pd.DataFrame({"text": train["text"], "label": train["label"], "user": 0})
     data = encode_rows(bundle, rows, 1)
     model = bundle.model()
+    losses: list[float] = []
     train_shared(model, data.inputs, data.targets, train["embedding"], steps=cfg["steps"],
-                 batch=cfg["batch"], lr=cfg["lr"], seed=seed)
+                 batch=cfg["batch"], lr=cfg["lr"], seed=seed, losses=losses)
     return ModelBundle(bundle.vocab, bundle.config,
-                       {k: v.detach().clone() for k, v in model.state_dict().items()})
+                       {k: v.detach().clone() for k, v in model.state_dict().items()}, losses)
 
 
 @torch.no_grad()

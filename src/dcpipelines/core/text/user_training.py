@@ -60,8 +60,9 @@ def zero_prefix(model: PrefixLM, n: int) -> torch.Tensor:
 
 def train_shared(model: PrefixLM, inputs: torch.Tensor, targets: torch.Tensor,
                  prefixes: torch.Tensor | None, *, steps: int, batch: int, lr: float,
-                 seed: int) -> PrefixLM:
-    """AdamW on random minibatches of the pooled samples; ``prefixes`` None means zeros."""
+                 seed: int, losses: list[float] | None = None) -> PrefixLM:
+    """AdamW on random minibatches of the pooled samples; ``prefixes`` None means zeros.
+    ``losses``, when given, receives the minibatch loss of every step."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     model.train()
@@ -72,6 +73,8 @@ def train_shared(model: PrefixLM, inputs: torch.Tensor, targets: torch.Tensor,
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if losses is not None:
+            losses.append(float(loss.detach()))
     return model.eval()
 
 

@@ -77,9 +77,10 @@ def accuracy(model: nn.Module, part: Part, length: int, seed: int) -> float:
 
 
 def fit_head(model: nn.Module, train: Part, val: Part, length: int, budget: TrainBudget,
-             seed: int) -> dict[str, float]:
+             seed: int, curve: list[dict[str, float]] | None = None) -> dict[str, float]:
     """Train ``model`` in place on sequences of ``length`` images; restore the weights of the
-    best validation epoch. Returns the best validation accuracy and its epoch."""
+    best validation epoch. Returns the best validation accuracy and its epoch; ``curve``, when
+    given, receives one row per epoch (``epoch``, mean ``train_loss``, ``val_acc``)."""
     torch.manual_seed(seed)
     optimiser = torch.optim.AdamW(model.parameters(), lr=budget.lr,
                                   weight_decay=budget.weight_decay)
@@ -91,6 +92,7 @@ def fit_head(model: nn.Module, train: Part, val: Part, length: int, budget: Trai
         model.train()
         seqs = _batches(train, length, int(draws.integers(2**31)))
         order = torch.randperm(len(seqs))
+        total, count = 0.0, 0
         for step in order.split(per_step):
             rows = seqs[step]
             logits = model(train.features[rows], train.clients[rows])
@@ -98,7 +100,11 @@ def fit_head(model: nn.Module, train: Part, val: Part, length: int, budget: Trai
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            total, count = total + float(loss.detach()) * len(rows), count + len(rows)
         score = accuracy(model, val, length, seed)
+        if curve is not None:
+            curve.append({"epoch": epoch, "train_loss": total / max(count, 1),
+                          "val_acc": score})
         if score > best:
             best, best_epoch, best_state = score, epoch, copy.deepcopy(model.state_dict())
         elif epoch - best_epoch >= budget.patience:

@@ -95,21 +95,24 @@ def build_model(method: str, setup: Setup, features: FeatureSet,
 
 
 def score(model: nn.Module, length: int, parts: dict[str, Part], budget: TrainBudget | None,
-          seed: int) -> tuple[np.ndarray, dict[str, float]]:
+          seed: int, curve: list[dict[str, float]] | None = None) -> tuple[np.ndarray, dict[str, float]]:
     """Train (unless ``budget`` is None) and predict the test images; returns whether each
-    test image was right and the training summary."""
+    test image was right and the training summary (per-epoch rows go to ``curve``)."""
     info = {"val_acc": float("nan"), "best_epoch": 0.0, "epochs_run": 0.0}
     if budget is not None:
         torch.manual_seed(seed)
-        info = fit_head(model, parts["train"], parts["val"], length, budget, seed)
+        info = fit_head(model, parts["train"], parts["val"], length, budget, seed, curve)
     right = predict(model, parts["test"], length, seed) == parts["test"].labels.numpy()
     return right, info
 
 
 def compare(features: FeatureSet, clients: pd.DataFrame, setup: Setup, seed: int,
-            methods: tuple[str, ...] = METHODS) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+            methods: tuple[str, ...] = METHODS,
+            curves: dict[str, list[dict[str, float]]] | None = None,
+            ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Every method on one draw of clients: a table (method, acc, val_acc, best_epoch), the
-    accuracy of every client under every method, and the trained models by method."""
+    accuracy of every client under every method, and the trained models by method.
+    ``curves``, when given, receives each trained method's per-epoch rows (see ``fit_head``)."""
     parts = client_parts(features, clients)
     num_clients = int(clients["client"].max()) + 1
     test_clients = parts["test"].clients.numpy()
@@ -118,7 +121,10 @@ def compare(features: FeatureSet, clients: pd.DataFrame, setup: Setup, seed: int
         torch.manual_seed(seed)
         model, length = build_model(method, setup, features, num_clients)
         budget = None if method == "backbone" else setup.budget
-        right, info = score(model, length, parts, budget, seed)
+        curve: list[dict[str, float]] = []
+        right, info = score(model, length, parts, budget, seed, curve)
+        if curves is not None and curve:
+            curves[method] = curve
         rows.append({"method": method, "acc": float(right.mean()), **info})
         per_client[method] = (np.bincount(test_clients, right.astype(float), num_clients)
                               / np.bincount(test_clients, minlength=num_clients))

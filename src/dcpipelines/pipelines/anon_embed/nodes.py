@@ -13,12 +13,6 @@ import pandas as pd
 from dcpipelines.core.seeds import derive_seed, seed_list
 
 
-def _torch_one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def variant_specs(task: dict) -> dict[str, dict]:
     """The personalised variants of one task: the named ones plus the closeness sweep."""
     specs = dict(task["variants"])
@@ -56,7 +50,6 @@ def train_central_models(uploads: pd.DataFrame, task: dict, model: dict, central
     """One central model per run seed, trained on the anonymous text uploads."""
     from dcpipelines.core.privacy.personalise import train_central
 
-    _torch_one_thread()
     classes = task.get("num_classes")
     return {s: train_central(uploads, unit=task["unit"], num_classes=classes,
                              model={**model, "max_len": task["max_len"]}, training=central,
@@ -69,7 +62,6 @@ def fine_tune_on_devices(split: pd.DataFrame, central: dict[int, Any],
     """Each user fine-tunes its own copy of the central model (all users batched)."""
     from dcpipelines.core.privacy.personalise import on_device_scores
 
-    _torch_one_thread()
     return pd.concat([on_device_scores(bundle, split, on_device,
                                        derive_seed(s, "anon_embed.on_device")).assign(seed=s)
                       for s, bundle in central.items()], ignore_index=True)
@@ -80,7 +72,6 @@ def learn_user_distributions(split: pd.DataFrame, central: dict[int, Any], task:
     """Every variant's per-user embedding distributions, learnt on the devices."""
     from dcpipelines.core.privacy.personalise import learn_distributions
 
-    _torch_one_thread()
     return {s: {name: learn_distributions(bundle, split, spec["kind"], spec["closeness"], device,
                                           derive_seed(s, "anon_embed.device_embeddings"))
                 for name, spec in variant_specs(task).items()}
@@ -106,7 +97,6 @@ def train_cloud_models(central: dict[int, Any], uploads: dict, cloud: dict) -> d
     """Per seed and variant: the central model fine-tuned on the embedding uploads."""
     from dcpipelines.core.privacy.personalise import train_cloud
 
-    _torch_one_thread()
     return {s: {name: train_cloud(central[s], sent, cloud, derive_seed(s, "anon_embed.cloud"))
                 for name, sent in uploads[s].items()}
             for s in central}
@@ -117,7 +107,6 @@ def score_variants(split: pd.DataFrame, central: dict[int, Any], cloud_models: d
     """Per-sample test scores of every variant; new users are scored with the zero embedding."""
     from dcpipelines.core.privacy.personalise import personalised_scores
 
-    _torch_one_thread()
     frames = [on_device]
     for s, bundle in central.items():
         seed = derive_seed(s, "anon_embed.scoring")
@@ -136,7 +125,6 @@ def attack_uploads(uploads: dict, owners: dict, attack: dict) -> pd.DataFrame:
 
     from dcpipelines.core.privacy.attacks import tracking_attacks
 
-    _torch_one_thread()
     rows = []
     for s, by_variant in uploads.items():
         for name, sent in by_variant.items():
@@ -166,7 +154,6 @@ def measure_overhead(split: pd.DataFrame, cloud_models: dict, distributions: dic
     """Batch-1 latency of the classifier without and with a sampled user embedding."""
     from dcpipelines.core.privacy.personalise import prefix_overhead_ms
 
-    _torch_one_thread()
     first = min(cloud_models)
     texts = split[split["part"] == "test"]["text"].head(overhead["texts"]).tolist()
     plain, prefixed = prefix_overhead_ms(cloud_models[first]["anon_beta"],

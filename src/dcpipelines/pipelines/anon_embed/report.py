@@ -7,7 +7,7 @@ import pandas as pd
 
 from dcpipelines.core.claims import at_least, beats, interval_metrics, summarize
 from dcpipelines.core.plotting import PALETTE, bars_with_intervals, new_figure
-from dcpipelines.core.reporting import Claim, Report
+from dcpipelines.core.reporting import Claim, Report, loss_history
 
 VARIANTS = ["central", "on_device", "static_embedding", "anon_gaussian", "anon_beta", "new_user"]
 CLOSE_PREFIX = "anon_beta_close_"
@@ -142,10 +142,25 @@ def _plot_accuracy(cls_acc: pd.DataFrame, gen_acc: pd.DataFrame):
     return fig
 
 
+def training_histories(cls_central: dict, cls_cloud: dict, gen_central: dict,
+                       gen_cloud: dict) -> dict[str, pd.DataFrame]:
+    """Training loss per step: the central model of each task and seed (``cls_seed<N>``,
+    ``gen_seed<N>``), and the cloud fine-tuning of every variant with the first seed."""
+    central = {f"{task}_seed{s}": bundle.loss_history
+               for task, models in (("cls", cls_central), ("gen", gen_central))
+               for s, bundle in sorted(models.items())}
+    cloud = {f"{task}_{variant}": bundle.loss_history
+             for task, models in (("cls", cls_cloud), ("gen", gen_cloud))
+             for variant, bundle in models[min(models)].items()}
+    return {"central_loss": loss_history(**central), "cloud_loss": loss_history(**cloud)}
+
+
 def report_anon_embed(cls_scores: pd.DataFrame, gen_scores: pd.DataFrame,
                       cls_attacks: pd.DataFrame, gen_attacks: pd.DataFrame,
-                      projection: pd.DataFrame, overhead: dict, params: dict) -> Report:
-    """Metrics named in the method's brief, claims judged over seeds, plots and tables."""
+                      projection: pd.DataFrame, overhead: dict, params: dict,
+                      histories: dict[str, pd.DataFrame]) -> Report:
+    """Metrics named in the method's brief, claims judged over seeds, plots, tables and the
+    training curves."""
     cls_acc, gen_acc = per_seed_accuracy(cls_scores), per_seed_accuracy(gen_scores)
     cls_f1 = per_seed_macro_f1(cls_scores)
     metrics = {**_accuracy_metrics(cls_acc, cls_f1, gen_acc),
@@ -163,4 +178,4 @@ def report_anon_embed(cls_scores: pd.DataFrame, gen_scores: pd.DataFrame,
               "Tracking attacks per seed": attacks.round(4)}
     return Report("anon_embed", "Anonymous user embeddings: personalisation without user ids",
                   metrics, _claims(cls_acc, cls_f1, gen_acc, cls_attacks, overhead), figures,
-                  tables, notes=params.get("notes", ""))
+                  tables, notes=params.get("notes", ""), histories=histories)

@@ -36,15 +36,20 @@ def cloud_pool(click_log: pd.DataFrame, data: dict, seed: int) -> Any:
     return _samples(click_log, data, seed, "train")
 
 
-def train_cloud_models(pool: Any, model: dict, seed: int, seeds: int) -> dict[int, Any]:
-    """One cloud DIN per run seed, trained on the whole pool."""
-    import torch
+def train_cloud_models(pool: Any, model: dict, seed: int,
+                       seeds: int) -> tuple[dict[int, Any], pd.DataFrame]:
+    """One cloud DIN per run seed, trained on the whole pool; its loss per epoch
+    (seed, epoch, loss)."""
 
     from dcpipelines.core.recsys.training import train_cloud_model
 
-    torch.set_num_threads(1)
-    return {s: train_cloud_model(pool, **model, seed=derive_seed(s, "coda.cloud_training"))
-            for s in seed_list(seed, seeds)}
+    models, rows = {}, []
+    for s in seed_list(seed, seeds):
+        losses: list[float] = []
+        models[s] = train_cloud_model(pool, **model, seed=derive_seed(s, "coda.cloud_training"),
+                                      losses=losses)
+        rows += [{"seed": s, "epoch": e, "loss": v} for e, v in enumerate(losses, start=1)]
+    return models, pd.DataFrame(rows)
 
 
 def upload_interests(local: Any, cloud_models: dict[int, Any]) -> dict[int, Any]:
@@ -75,11 +80,9 @@ def match_in_cloud(pool: Any, cloud_models: dict[int, Any], interests: dict[int,
 def filter_on_device(local: Any, cloud_models: dict[int, Any], downloads: dict[int, Any],
                      sample_filter: dict) -> dict[int, Any]:
     """Each device's personalised sample classifier; (U, k_max) keep masks per run seed."""
-    import torch
 
     from dcpipelines.core.recsys.coda import filter_retrieved
 
-    torch.set_num_threads(1)
     return {s: filter_retrieved(model, local, downloads[s], k=downloads[s].retrieved_per_user,
                                 **sample_filter)
             for s, model in cloud_models.items()}
@@ -89,11 +92,9 @@ def personalise_and_evaluate(local: Any, test: Any, cloud_models: dict[int, Any]
                              downloads: dict[int, Any], keep: dict[int, Any], matching: dict,
                              finetune: dict) -> pd.DataFrame:
     """Per user AUC of every variant, per run seed (and, for the first seed, per retrieval size)."""
-    import torch
 
     from dcpipelines.core.recsys import coda
 
-    torch.set_num_threads(1)
     fields = coda.test_fields(test)
     sizes = retrieved_sizes(matching)
     frames = []
@@ -148,13 +149,11 @@ def device_cost(local: Any, cloud_models: dict[int, Any], downloads: dict[int, A
     thread), training FLOPs, the phone estimate, and the bytes down and up."""
     import time
 
-    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from dcpipelines.core.devices.profiles import PROFILES
     from dcpipelines.core.recsys.coda import one_device_coda
 
-    torch.set_num_threads(1)
     seed, model = next(iter(cloud_models.items()))
     k = matching["retrieved_per_user"]
     users = np.random.default_rng(derive_seed(seed, "coda.timing_users")).choice(
@@ -198,7 +197,6 @@ def hand_device_model(local: Any, test: Any, cloud_models: dict[int, Any],
 
     from dcpipelines.core.recsys.coda import one_device_coda
 
-    torch.set_num_threads(1)
     seed, model = next(iter(cloud_models.items()))
     module = one_device_coda(model, local.of_user(0), downloads[seed].of_user(0),
                              k=matching["retrieved_per_user"], sample_filter=sample_filter,

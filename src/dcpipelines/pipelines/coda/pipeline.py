@@ -17,7 +17,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                  name="build_cloud_pool", tags=["cloud"]),
             Node(nodes.train_cloud_models,
                  ["cloud_pool", "params:cloud_model", "params:seed", "params:seeds"],
-                 "cloud_models", name="train_cloud_models", tags=["cloud"]),
+                 ["cloud_models", "cloud_training_loss"], name="train_cloud_models",
+                 tags=["cloud"]),
             Node(nodes.upload_interests, ["device_local_samples", "cloud_models"],
                  "user_interests", name="upload_interests", tags=["device"]),
             Node(nodes.match_in_cloud,
@@ -45,7 +46,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  "device_models", name="hand_device_model", tags=["device"]),
             Node(report.report_coda,
                  ["test_scores", "filter_stats", "cost_per_device", "params:matching",
-                  "params:seed"],
+                  "params:seed", "cloud_training_loss"],
                  "report", name="report_coda", tags=["cloud"]),
         ]
     )

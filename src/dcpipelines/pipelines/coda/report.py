@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from dcpipelines.core.claims import beats, interval_metrics, summarize
 from dcpipelines.core.recsys.metrics import pooled_auc, user_aucs
-from dcpipelines.core.reporting import Claim, Report
+from dcpipelines.core.reporting import Claim, Report, history_table
 
 VARIANTS = ("cloud_global", "local_only", "local_random", "local_retrieved", "coda")
 DEVICE_TRAIN_MS_LIMIT = 1000.0  # fixed before any run: one second of training per user
@@ -111,9 +111,16 @@ def _sweep_plot(sweep: pd.DataFrame) -> Figure:
     return fig
 
 
+def loss_histories(cloud_training_loss: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The cloud DIN's training loss per epoch, one series per run seed (``seed<N>``)."""
+    named = cloud_training_loss.assign(run=[f"seed{s}" for s in cloud_training_loss["seed"]])
+    return {"cloud_din_loss": history_table(named, "epoch", "loss", series="run")}
+
+
 def report_coda(scores: pd.DataFrame, filter_stats: pd.DataFrame, cost: dict,
-                matching: dict, seed: int) -> Report:
-    """Metrics (mean and interval over seeds), claims, plots and tables of the comparison."""
+                matching: dict, seed: int, cloud_training_loss: pd.DataFrame) -> Report:
+    """Metrics (mean and interval over seeds), claims, plots and tables of the comparison;
+    the cloud model's loss per epoch as curves."""
     k = matching["retrieved_per_user"]
     users = per_user_table(scores)
     runs = run_table(scores, users)
@@ -144,6 +151,7 @@ def report_coda(scores: pd.DataFrame, filter_stats: pd.DataFrame, cost: dict,
                  "gauc_vs_retrieved": _sweep_plot(sweep)},
         tables={"runs": runs.round(6), "filter": filter_stats.round(6)},
         notes=NOTES.format(k=k, outside=matching["outside_per_user"]),
+        histories=loss_histories(cloud_training_loss),
     )
 
 

@@ -324,6 +324,17 @@ def export_device_models(co_states: dict[str, dict[int, list]],
     return out
 
 
+def hand_cloud_model(large: dict[int, Any]) -> dict[str, dict]:
+    """The cloud's large submodel (first run seed), logged and registered as an MLflow model:
+    it never leaves the cloud, so it is not a device model."""
+    import torch
+
+    return {"dc_ccl_large_submodel": {
+        "module": _first(large).eval(), "example_input": torch.zeros(1, 3, 32, 32),
+        "description": "dc_ccl: the cloud's large submodel (normalised 32x32 RGB in, logits "
+                       "over the 10 classes; trained on the cloud's classes only)"}}
+
+
 def audit_uplink(device: Any, cloud: Any) -> dict[str, int]:
     """Raw samples that cross to the cloud, read off this pipeline's graph: the samples of
     every device dataset a cloud-tagged node reads (and, apart, an upper-bound node), and

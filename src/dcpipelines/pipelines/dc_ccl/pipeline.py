@@ -62,6 +62,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(nodes.export_device_models,
              ["co_submodel_states", "mimic_models", "params:models"], "device_models",
              name="export_device_models", tags=["device"]),
+        Node(nodes.hand_cloud_model, "cloud_large_submodel", "mlflow_models",
+             name="hand_cloud_model", tags=["cloud"]),
         Node(nodes.audit_uplink, ["device_samples", "cloud_samples"], "uplink_audit",
              name="audit_uplink", tags=["audit"]),
         Node(report.report_dc_ccl, ["accuracy_by_round", "mimic_fidelity", "link_traffic",

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from dcpipelines.core.claims import at_least, beats, interval_metrics, summarize
 from dcpipelines.core.plotting import PALETTE, bars_with_intervals, new_figure
-from dcpipelines.core.reporting import Claim, Report
+from dcpipelines.core.reporting import Claim, Report, history_table
 
 VARIANTS = ("cloud_only", "device_only", "co_no_mimic", "dc_ccl", "dc_ccl_hetero",
             "centralized", "dc_ccl_no_tune")
@@ -160,6 +160,18 @@ def _bytes(traffic: pd.DataFrame) -> Figure:
     return fig
 
 
+# variants trained round by round (cloud-only and the centralized bound are scored once)
+ROUND_VARIANTS = ("dc_ccl", "dc_ccl_hetero", "dc_ccl_no_tune", "co_no_mimic", "device_only")
+
+
+def round_histories(accuracy: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Accuracy per round (mean over seeds) of every variant trained in rounds, overall and on
+    each side's classes: curves for MLflow and dvc plots."""
+    rounds = accuracy[accuracy["variant"].isin(ROUND_VARIANTS)]
+    return {f"round_{column}": history_table(rounds, "round", column, series="variant")
+            for column in SIDES}
+
+
 def report_dc_ccl(accuracy: pd.DataFrame, fidelity: pd.DataFrame, traffic: pd.DataFrame,
                   cost: pd.DataFrame, audit: dict, targets: dict) -> Report:
     """Metrics, claims, plots and tables of one dc_ccl run."""
@@ -185,4 +197,5 @@ def report_dc_ccl(accuracy: pd.DataFrame, fidelity: pd.DataFrame, traffic: pd.Da
                "with 95% t intervals; claims hold only when the paired-difference interval "
                "over seeds clears the margin. `gap_closed` is the formula on the means; its "
                "interval is over per-seed values."),
+        histories=round_histories(accuracy),
     )

@@ -7,7 +7,7 @@ import pandas as pd
 
 from dcpipelines.core.claims import at_least, beats, summarize, summarize_all
 from dcpipelines.core.plotting import PALETTE, new_figure
-from dcpipelines.core.reporting import Claim, Report
+from dcpipelines.core.reporting import Claim, Report, history_table
 
 MODELS = ("ae", "multiscale")
 METRICS = ("rmse", "absrel", "log10", "delta1", "delta2", "delta3")
@@ -161,7 +161,15 @@ def report_depth_edge(scores: pd.DataFrame, history: pd.DataFrame, profile: pd.D
     source = ("the procedural forest-floor world (synthetic)" if data["source"] == "synthetic"
               else "the RGB-D folder named in the catalog")
     return Report("depth_edge", "Depth estimation for forest-floor robots on edge boards",
-                  metrics, claims, figures, tables, NOTES.format(source=source))
+                  metrics, claims, figures, tables, NOTES.format(source=source),
+                  histories=loss_histories(history))
+
+
+def loss_histories(history: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Training and validation loss per epoch of each model (mean over seeds): curves for
+    MLflow and dvc plots."""
+    return {name: history_table(history, "epoch", name, series="model")
+            for name in ("train_loss", "val_loss")}
 
 
 NOTES = """## Where the numbers come from

@@ -112,25 +112,30 @@ def _clients(features, clients: dict[str, Any], run_seed: int) -> pd.DataFrame:
 
 def compare_methods(features: dict[str, Any], clients: dict[str, Any], module: dict[str, Any],
                     training: dict[str, Any], seed: int,
-                    seeds: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+                    seeds: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], pd.DataFrame]:
     """Backbone, ff, fine-tuning, prompt tuning, ICIIA-B, ICIIA-T and ICIIA-T without
     shuffling, once per seed (fresh clients and initialisations); per-client accuracies; the
-    ICIIA modules trained with the first seed."""
+    ICIIA modules trained with the first seed and every head's per-epoch training loss and
+    validation accuracy with that seed (method, epoch, train_loss, val_acc)."""
 
     from dcpipelines.core.vision.evaluation import FeatureSet, compare
 
     fs, setup = FeatureSet.from_dict(features), _setup(module, training)
     tables, per_client, trained = [], [], {}
+    curves: dict[str, list[dict[str, float]]] = {}
     for run_seed in seed_list(seed, seeds):
         start = time.perf_counter()
         table, by_client, models = compare(fs, _clients(fs, clients, run_seed), setup,
-                                           derive_seed(run_seed, "iciia.training"))
+                                           derive_seed(run_seed, "iciia.training"),
+                                           curves=None if trained else curves)
         logger.info("iciia: seed %d compared in %.1f s: %s", run_seed,
                     time.perf_counter() - start, dict(zip(table["method"], table["acc"].round(4), strict=True)))
         tables.append(table.assign(seed=run_seed))
         per_client.append(by_client.assign(seed=run_seed))
         trained = trained or {k: models[k] for k in ("iciia_b", "iciia_t")}
-    return pd.concat(tables, ignore_index=True), pd.concat(per_client, ignore_index=True), trained
+    head_curves = pd.DataFrame([{"method": m, **row} for m, rows in curves.items() for row in rows])
+    return (pd.concat(tables, ignore_index=True), pd.concat(per_client, ignore_index=True),
+            trained, head_curves)
 
 
 def run_sweeps(features: dict[str, Any], clients: dict[str, Any], module: dict[str, Any],

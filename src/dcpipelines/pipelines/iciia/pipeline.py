@@ -22,8 +22,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["cifar10_images", "image_pools", "backbone"],
                  "features", name="extract_features", tags=["cloud"]),
             Node(nodes.compare_methods, [*_HEAD_INPUTS, "params:seed", "params:seeds"],
-                 ["method_accuracy", "client_accuracy", "trained_modules"],
+                 ["method_accuracy", "client_accuracy", "trained_modules", "head_curves"],
                  name="compare_methods", tags=["cloud"]),
+            Node(report.training_histories, ["backbone", "head_curves"], "training_histories",
+                 name="collect_training_histories", tags=["cloud"]),
             Node(nodes.run_sweeps, [*_HEAD_INPUTS, "params:sweeps", "params:seed"],
                  ["partition_sweep", "context_sweep"], name="run_sweeps", tags=["cloud"]),
             Node(nodes.measure_costs,
@@ -31,7 +33,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["costs", "device_models"], name="measure_costs", tags=["cloud"]),
             Node(report.report_iciia,
                  ["method_accuracy", "client_accuracy", "partition_sweep", "context_sweep",
-                  "costs", "features", "params:module"],
+                  "costs", "features", "params:module", "training_histories"],
                  "report", name="report_iciia", tags=["cloud"]),
         ]
     )

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from dcpipelines.core.claims import at_least, beats, interval_metrics, paired_difference, summarize
 from dcpipelines.core.plotting import PALETTE, bars_with_intervals, new_figure
-from dcpipelines.core.reporting import Claim, Report
+from dcpipelines.core.reporting import Claim, Report, history_table, loss_history
 
 LABELS = {"backbone": "backbone", "ff": "ff", "finetune": "fine-tuning", "prompt": "prompt tuning",
           "iciia_b": "ICIIA-B", "iciia_t": "ICIIA-T", "no_shuffle": "ICIIA-T, no shuffle"}
@@ -118,9 +118,19 @@ def _figures(acc: dict[str, list[float]], client_accuracy: pd.DataFrame,
             "client_gain_histogram": fig_g}
 
 
+def training_histories(backbone: dict[str, Any], head_curves: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Curves for MLflow and dvc plots: the backbone's loss per epoch, and every head's training
+    loss and validation accuracy per epoch (first seed; early stopping ends some sooner)."""
+    history = [float(v) for v in backbone["history"]]
+    return {"backbone_loss": loss_history(backbone=history),
+            "head_train_loss": history_table(head_curves, "epoch", "train_loss", series="method"),
+            "head_val_acc": history_table(head_curves, "epoch", "val_acc", series="method")}
+
+
 def report_iciia(method_accuracy: pd.DataFrame, client_accuracy: pd.DataFrame,
                  partition_sweep: pd.DataFrame, context_sweep: pd.DataFrame,
-                 costs: pd.DataFrame, features: dict[str, Any], module: dict[str, Any]) -> Report:
+                 costs: pd.DataFrame, features: dict[str, Any], module: dict[str, Any],
+                 histories: dict[str, pd.DataFrame]) -> Report:
     """Metrics named in the method's task, claims against the paper, plots and tables."""
     acc = per_seed(method_accuracy)
     metrics: dict[str, float] = {}
@@ -145,7 +155,7 @@ def report_iciia(method_accuracy: pd.DataFrame, client_accuracy: pd.DataFrame,
         figures=_figures(acc, client_accuracy, partition_sweep, context_sweep),
         tables={"methods": summary.round(4), "partition_sweep": partition_sweep.round(4),
                 "context_sweep": context_sweep.round(4), "costs": costs.round(4)},
-        notes=NOTES)
+        notes=NOTES, histories=histories)
 
 
 def _is_nan(value: float) -> bool:
