@@ -15,8 +15,8 @@ from dcpipelines.model_logging import is_device_models, is_logged_models
 def store(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    mlflow.set_experiment("dcpipelines")
-    yield
+    # an experiment id, not set_experiment: an active experiment would outlive this store
+    yield mlflow.MlflowClient().create_experiment("dcpipelines")
     mlflow.set_tracking_uri(None)
 
 
@@ -47,7 +47,7 @@ def test_logged_model_loads_and_predicts_like_the_module(store):
     batch = torch.rand(2, 3, 16, 16)
     with torch.no_grad():
         expected = models["demo_classifier"]["module"](batch).numpy()
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=store) as run:
         DeviceModelsHooks().after_node_run(outputs={"demo.device_models": models})
     loaded = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/demo_classifier")
     np.testing.assert_allclose(loaded.predict(batch.numpy()), expected, rtol=1e-5, atol=1e-6)
