@@ -51,6 +51,7 @@ class HostCompute:
 
     @property
     def peak_gflops(self) -> float:
+        """Peak fp32 GFLOP/s of one core: clock times FLOPs per cycle."""
         return self.clock_ghz * self.flops_per_cycle
 
 

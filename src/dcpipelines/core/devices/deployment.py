@@ -149,6 +149,7 @@ class Devices:
 
     @property
     def size(self) -> int:
+        """The number of device classes the cohort holds."""
         return len(self.device_class)
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class DeviceProfile:
+    """A device class the cost model estimates for: peak compute, memory, power and price, each with its source in the docs."""
     name: str
     peak_gflops: float  # FP32 peak of the unit that runs inference
     efficiency: float  # achievable fraction of peak for small batch-1 models

@@ -39,6 +39,7 @@ class DeviceTask:
 
 @dataclass(frozen=True)
 class TaskResult:
+    """What one task did in a concurrency run: requests served, busy time, memory, and an output checksum."""
     name: str
     requests: int
     busy_s: float

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.distributions import Beta, kl_divergence
+from typing_extensions import override
 
 from dcpipelines.core.text.prefix_lm import PrefixLM, mean_loss, sample_scores
 from dcpipelines.core.text.user_training import UserSamples, keep_best, user_minibatch
@@ -50,6 +51,7 @@ class UserEmbeddings(nn.Module):
 
 
 class BetaEmbeddings(UserEmbeddings):
+    """Per-user embeddings drawn from a learned Beta distribution on every use (the anonymous variant)."""
     def __init__(self, num_users: int, n_prefix: int, dim: int, *, alpha: float = 2.0,
                  beta: float = 5.0) -> None:
         super().__init__(num_users, n_prefix, dim)
@@ -61,9 +63,11 @@ class BetaEmbeddings(UserEmbeddings):
     def _dist(self, users: torch.Tensor) -> Beta:
         return Beta(self.log_alpha[users].exp(), self.log_beta[users].exp(), validate_args=False)
 
+    @override
     def draw(self, users: torch.Tensor) -> torch.Tensor:
         return self._dist(users).rsample()
 
+    @override
     def regulariser(self, users: torch.Tensor) -> torch.Tensor:
         dist = self._dist(users)
         prior = Beta(torch.full_like(dist.concentration1, self.prior[0]),
@@ -72,6 +76,7 @@ class BetaEmbeddings(UserEmbeddings):
 
 
 class GaussianEmbeddings(UserEmbeddings):
+    """Per-user embeddings drawn from a learned Gaussian on every use."""
     def __init__(self, num_users: int, n_prefix: int, dim: int, *, mean: float = 0.1,
                  std: float = 0.2) -> None:
         super().__init__(num_users, n_prefix, dim)
@@ -79,20 +84,24 @@ class GaussianEmbeddings(UserEmbeddings):
         self.mu = nn.Parameter(torch.full(shape, float(mean)))
         self.log_sigma = nn.Parameter(torch.full(shape, float(std)).log())
 
+    @override
     def draw(self, users: torch.Tensor) -> torch.Tensor:
         mu, sigma = self.mu[users], self.log_sigma[users].exp()
         return mu + sigma * torch.randn_like(mu)
 
+    @override
     def regulariser(self, users: torch.Tensor) -> torch.Tensor:
         mu, log_sigma = self.mu[users], self.log_sigma[users]
         return (-log_sigma + mu.pow(2) / 2 + (2 * log_sigma).exp() / 2).mean()
 
 
 class StaticEmbeddings(UserEmbeddings):
+    """One fixed learned embedding per user (the identifiable baseline)."""
     def __init__(self, num_users: int, n_prefix: int, dim: int) -> None:
         super().__init__(num_users, n_prefix, dim)
         self.vector = nn.Parameter(0.1 * torch.randn(num_users, n_prefix, dim))
 
+    @override
     def draw(self, users: torch.Tensor) -> torch.Tensor:
         return self.vector[users]
 

@@ -43,6 +43,7 @@ class ModelBundle:
     loss_history: list[float] = field(default_factory=list)  # training loss per step
 
     def model(self) -> PrefixLM:
+        """A fresh PrefixLM with the trained weights loaded."""
         model = PrefixLM(len(self.vocab), **self.config)
         model.load_state_dict(self.state)
         return model.eval()

@@ -29,6 +29,7 @@ class TrainBudget:
     weight_decay: float = 1e-4
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict (for fingerprints and reports)."""
         return asdict(self)
 
 
@@ -42,6 +43,7 @@ class Part:
 
     @classmethod
     def from_arrays(cls, features: np.ndarray, labels: np.ndarray, clients: np.ndarray) -> Part:
+        """A part from numpy arrays of features, labels and client ids."""
         return cls(torch.as_tensor(np.asarray(features, np.float32)),
                    torch.as_tensor(np.array(labels, dtype=np.int64)),
                    torch.as_tensor(np.array(clients, dtype=np.int64)))

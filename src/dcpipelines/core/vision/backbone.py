@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import override
 
 # per-channel mean and standard deviation of CIFAR-10 training images (0..1 scale)
 CHANNEL_MEAN = (0.4914, 0.4822, 0.4465)
@@ -33,6 +34,7 @@ class BackboneSpec:
     label_smoothing: float = 0.1
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict (for fingerprints and reports)."""
         return {**asdict(self), "widths": [int(w) for w in self.widths]}
 
 
@@ -59,6 +61,7 @@ class SmallCNN(nn.Module):
         self.classifier = nn.Linear(c_in, num_classes)
         self.feature_dim = c_in
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 

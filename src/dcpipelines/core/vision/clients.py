@@ -31,9 +31,11 @@ class ClientSpec:
     test_images: int = 64
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict (for fingerprints and reports)."""
         return asdict(self)
 
     def sizes(self) -> dict[str, int]:
+        """The number of device classes the cohort holds."""
         return {"train": self.train_images, "val": self.val_images, "test": self.test_images}
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
+from typing_extensions import override
 
 # CIFAR-10 channel statistics (the training split), for input normalisation
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -65,6 +66,7 @@ class FusedModel(nn.Module):
         self.cloud = cloud
         self.co = co
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.cloud(x) + self.co(x)
 
@@ -81,6 +83,7 @@ class TrainConfig:
 
     @classmethod
     def from_params(cls, params: dict) -> TrainConfig:
+        """The settings from a parameters dict; unknown keys are ignored."""
         known = {k: params[k] for k in cls.__dataclass_fields__ if k in params}
         return cls(**known)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import override
 
 from dcpipelines.core.vision.rgbd import Frames
 
@@ -49,6 +50,7 @@ class DepthAutoEncoder(nn.Module):
         """Every log-depth map the loss sees (here one)."""
         return [self.decoder(self.encoder(x - 0.5))]
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.exp(self.log_depths(x)[-1])
 
@@ -80,6 +82,7 @@ class MultiScaleDepthNet(nn.Module):
         fine = self.fine_head(torch.cat([self.fine_image(x), coarse], dim=1))
         return [coarse, fine]
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.exp(self.log_depths(x)[-1])
 
@@ -113,6 +116,7 @@ def to_tensors(frames: Frames) -> tuple[torch.Tensor, torch.Tensor]:
 
 @dataclass(frozen=True)
 class TrainingResult:
+    """A trained depth model with its loss per epoch and the epoch its weights come from."""
     model: nn.Module
     train_loss: list[float]  # per epoch
     val_loss: list[float]  # per epoch

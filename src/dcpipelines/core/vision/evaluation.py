@@ -36,18 +36,22 @@ class FeatureSet:
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureSet:
+        """The feature set from a dict with the arrays named like its fields."""
         return cls(*(np.asarray(data[k]) for k in (
             "pool_x", "pool_y", "test_x", "test_y", "classifier_weight", "classifier_bias")))
 
     @property
     def dim(self) -> int:
+        """Feature dimension."""
         return int(self.pool_x.shape[1])
 
     @property
     def num_classes(self) -> int:
+        """Number of classes of the backbone classifier."""
         return int(self.classifier_weight.shape[0])
 
     def classifier(self) -> nn.Linear:
+        """A linear layer initialised with the backbone classifier weights."""
         layer = nn.Linear(self.dim, self.num_classes)
         with torch.no_grad():
             layer.weight.copy_(torch.as_tensor(self.classifier_weight))

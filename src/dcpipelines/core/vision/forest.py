@@ -83,6 +83,7 @@ class Scenes:
         return len(self.camera_height)
 
     def take(self, index: slice | np.ndarray) -> Scenes:
+        """The items at index as a new object of the same kind."""
         return Scenes(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
 

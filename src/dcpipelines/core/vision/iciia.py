@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 from dcpipelines.core.vision.partitioned import PartitionedLinear
 
@@ -31,6 +32,7 @@ class ModuleSpec:
     attention: bool = True  # False: the ``ff`` baseline
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict (for fingerprints and reports)."""
         return asdict(self)
 
 
@@ -50,6 +52,7 @@ class PartitionedSelfAttention(nn.Module):
         b, length, dim = x.shape
         return x.view(b, length, self.heads, dim // self.heads).transpose(1, 2)
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self._split(self.query(x)), self._split(self.key(x)), self._split(self.value(x))
         # written out (not fused) so that FlopCounterMode sees both products on every backend
@@ -66,6 +69,7 @@ class PerImageProjection(nn.Module):
         self.inner = PartitionedLinear(dim, dim, partitions, shuffle)
         self.out = PartitionedLinear(dim, dim, partitions, shuffle)
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(torch.relu(self.inner(x)))
 
@@ -82,6 +86,7 @@ class EncoderLayer(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.drop = nn.Dropout(spec.dropout)
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm1(x + self.drop(self.mix(x)))
         ff = self.ff_out(self.drop(torch.relu(self.ff_in(x))))
@@ -97,6 +102,7 @@ class IciiaModule(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(dim, spec) for _ in range(spec.layers))
         self.classifier = nn.Linear(dim, num_classes)
 
+    @override
     def forward(self, features: torch.Tensor, clients: torch.Tensor | None = None) -> torch.Tensor:
         x = features
         for layer in self.layers:
@@ -112,6 +118,7 @@ class LinearHead(nn.Module):
         self.classifier = nn.Linear(classifier.in_features, classifier.out_features)
         self.classifier.load_state_dict(classifier.state_dict())
 
+    @override
     def forward(self, features: torch.Tensor, clients: torch.Tensor | None = None) -> torch.Tensor:
         return self.classifier(features)
 
@@ -127,6 +134,7 @@ class PromptHead(nn.Module):
         nn.init.normal_(self.prompts.weight, std=0.02)
         self.prompt_logits = nn.Linear(prompt_dim, classifier.out_features)
 
+    @override
     def forward(self, features: torch.Tensor, clients: torch.Tensor | None = None) -> torch.Tensor:
         if clients is None:
             raise ValueError("prompt tuning needs the client identifier of every image")
@@ -145,6 +153,7 @@ class BackboneWithModule(nn.Module):
         self.backbone, self.module = backbone, module
         self.register_buffer("context", context.detach().clone())  # (L - 1, D)
 
+    @override
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         target = self.backbone.features(image).unsqueeze(1)  # (B, 1, D)
         context = self.context.expand(len(image), -1, -1)

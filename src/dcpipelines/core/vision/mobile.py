@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 
 class InvertedResidual(nn.Module):
@@ -25,6 +26,7 @@ class InvertedResidual(nn.Module):
             nn.Conv2d(hidden, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
         self.skip = stride == 1 and c_in == c_out
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.body(x)
         return x + out if self.skip else out
@@ -50,6 +52,7 @@ class MobileCNN(nn.Module):
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(c_in, num_classes)
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 

@@ -14,6 +14,7 @@ import math
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 
 class PartitionedLinear(nn.Module):
@@ -32,12 +33,14 @@ class PartitionedLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
         self.reset_parameters()
 
+    @override
     def reset_parameters(self) -> None:
         bound = 1 / math.sqrt(self.block_in)  # as nn.Linear, with the block's fan-in
         nn.init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             nn.init.uniform_(self.bias, -bound, bound)
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
         blocks = x.reshape(-1, self.partitions, self.block_in).transpose(0, 1)  # (P, N, k_in)
@@ -58,6 +61,7 @@ class PartitionedLinear(nn.Module):
                 layer.bias.copy_(dense.bias)
         return layer
 
+    @override
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"partitions={self.partitions}, shuffle={self.shuffle}")

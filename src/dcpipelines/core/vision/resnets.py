@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 
 class ResidualBlock(nn.Module):
@@ -26,6 +27,7 @@ class ResidualBlock(nn.Module):
             nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
         self.act = nn.ReLU(inplace=True)
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.body(x) + self.shortcut(x))
 
@@ -52,6 +54,7 @@ class ResidualCNN(nn.Module):
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(c_in, num_classes)
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 

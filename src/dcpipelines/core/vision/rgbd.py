@@ -36,6 +36,7 @@ class Frames:
         return len(self.rgb)
 
     def take(self, index) -> Frames:
+        """The items at index as a new object of the same kind."""
         return Frames(self.rgb[index], self.depth[index])
 
 
@@ -193,6 +194,7 @@ class RgbdFolder:
     depth_scale: float = 0.001
 
     def read(self, rgb_size, depth_size, max_depth: float | None = None) -> Frames:
+        """Load the frames, resized to rgb_size / depth_size, depth in metres."""
         return read_rgbd_folder(self.path, rgb_size=tuple(rgb_size), depth_size=tuple(depth_size),
                                 depth_scale=self.depth_scale, max_depth=max_depth)
 
