@@ -62,22 +62,36 @@ def test_encode_decode_round_trip():
     assert torch.equal(back.dense["w"], torch.ones(2))
 
 
-def test_two_round_flower_simulation_matches_the_engine():
+def _strategy(clients):
+    return FedSubAvg({"emb.weight": [c.rows["emb.weight"] for c in clients]},
+                     [c.num_samples for c in clients], {"emb.weight": 12})
+
+
+def test_flower_gives_the_engine_model_with_sampling_dropout_and_server_momentum():
     clients = _clients()
-    config = SimulationConfig(rounds=2, clients_per_round=4, lr=0.3, local=LocalConfig(1, 2),
-                              seed=11)
-
-    def strategy():
-        return FedSubAvg({"emb.weight": [c.rows["emb.weight"] for c in clients]},
-                         [c.num_samples for c in clients], {"emb.weight": 12})
-
+    config = SimulationConfig(rounds=3, clients_per_round=3, lr=0.3, dropout=0.34,
+                              local=LocalConfig(1, 2), seed=11, server_lr=1.5,
+                              server_momentum=0.5, eval_every=1)
     torch.manual_seed(0)
-    engine = run_federated(Bag(), clients, strategy(), binary_loss, config)
-    torch.manual_seed(0)
-    run = flower.run_flower_simulation(Bag(), clients, strategy(), binary_loss, config,
-                                       num_cpus=2)
-    assert run.client_updates == 8
+    initial = {k: v.detach().clone() for k, v in Bag().named_parameters()}
+
+    def model():
+        m = Bag()
+        m.load_state_dict(initial)
+        return m
+
+    def evaluate(params):
+        return float(params["out.bias"].sum())
+
+    engine = run_federated(model(), clients, _strategy(clients), binary_loss, config, evaluate)
+    run = flower.run_flower_simulation(model(), clients, _strategy(clients), binary_loss,
+                                       config, evaluate, num_cpus=2)
+    assert run.dropped == engine.dropped == [1, 1, 1]  # round(0.34 x 3) of 3 sampled drop
+    assert run.client_updates == engine.client_updates == 6  # 2 of the 4 clients a round
+    assert run.eval_rounds == engine.eval_rounds == [1, 2, 3]
     for name, value in engine.params.items():
         torch.testing.assert_close(run.params[name], value, atol=1e-6, rtol=1e-5)
-    # and training moved the model
-    assert not torch.allclose(engine.params["out.weight"], Bag().out.weight)
+    torch.testing.assert_close(run.eval_metric, engine.eval_metric)
+    # training moved the model away from the very weights both runs started from
+    for name in ("emb.weight", "out.weight"):
+        assert (engine.params[name] - initial[name]).abs().max() > 1e-3, name
