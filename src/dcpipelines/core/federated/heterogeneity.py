@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -21,7 +22,14 @@ from dcpipelines.core.federated.engine import SimulationConfig
 from dcpipelines.core.federated.local import LocalConfig
 from dcpipelines.core.federated.models import binary_loss
 from dcpipelines.core.federated.synthetic import TABLE, zipf_sparse_clients
-from dcpipelines.core.federated.tuning import Experiment, Scorer, chosen_setting, run_one, tune
+from dcpipelines.core.federated.tuning import (
+    Experiment,
+    Scorer,
+    chosen_setting,
+    run_one,
+    tune,
+    with_setting,
+)
 
 
 @dataclass
@@ -86,7 +94,7 @@ def run_sweep(params: Mapping[str, Any], runs: Mapping[str, Mapping], score: Sco
             holdout_per_client=params["holdout_per_client"],
             ids_per_sample=params["ids_per_sample"], zipf_exponent=setting["zipf_exponent"],
             density=setting["density"], seed=seed)
-        exp = Experiment(lambda fed=fed: SparseLogistic(fed.num_rows, params["dim"]),
+        exp = Experiment(partial(SparseLogistic, fed.num_rows, params["dim"]),
                          fed.clients, binary_loss, score, fed.validation, fed.test)
         base = SimulationConfig(
             rounds=training["rounds"], clients_per_round=training["clients_per_round"],
@@ -98,7 +106,7 @@ def run_sweep(params: Mapping[str, Any], runs: Mapping[str, Mapping], score: Sco
             for label, run in runs.items():
                 point = chosen_setting(grid_table, label)
                 result = chosen[label] if i == 0 else run_one(
-                    exp, run, replace(base, seed=seed + i, **point))
+                    exp, run, with_setting(replace(base, seed=seed + i), point))
                 rows.append({"setting": setting["name"], "zipf_exponent": setting["zipf_exponent"],
                              "row_density": density, "run": label, "seed": seed + i, **point,
                              "final_test": float(result.rounds["test"].dropna().iloc[-1])})

@@ -19,7 +19,7 @@ from torch import nn
 from torch.func import functional_call
 
 from dcpipelines.core.federated.clients import ClientPartition
-from dcpipelines.core.federated.engine import SimulationConfig, run_federated
+from dcpipelines.core.federated.engine import History, SimulationConfig, run_federated
 from dcpipelines.core.federated.local import PerSampleLoss
 from dcpipelines.core.federated.strategies import make_strategy
 
@@ -39,6 +39,7 @@ class Experiment:
     test: Labelled
     grad_norm: Callable[[nn.Module], Callable[[Mapping[str, torch.Tensor]], float]] | None = None
     grad_norm_every: int = 10
+    engine: Callable[..., History] = run_federated  # or flower_adapter.run_flower_simulation
 
 
 @dataclass
@@ -72,13 +73,19 @@ def run_one(exp: Experiment, run: Mapping, config: SimulationConfig) -> RunResul
         records.append(figures)
         return figures["validation"]
 
-    history = run_federated(model, exp.clients, strategy, exp.per_sample_loss,
-                            replace(config, dropout=run.get("dropout", 0.0)), evaluate)
+    history = exp.engine(model, exp.clients, strategy, exp.per_sample_loss,
+                         replace(config, dropout=run.get("dropout", 0.0)), evaluate)
     table = pd.DataFrame({"round": history.rounds, "update_norm": history.update_norm})
     evals = pd.DataFrame(records, index=history.eval_rounds).reindex(
         columns=["validation", "test", "grad_norm"])
     table = table.join(evals, on="round")
     return RunResult(table, history.params, int(sum(history.dropped)), history.client_updates)
+
+
+def with_setting(config: SimulationConfig, point: Mapping[str, float]) -> SimulationConfig:
+    """``config`` with a grid point's client lr, server lr and server momentum."""
+    return replace(config, lr=float(point["lr"]), server_lr=float(point["server_lr"]),
+                   server_momentum=float(point["server_momentum"]))
 
 
 def grid_points(grid: Mapping[str, Sequence]) -> list[dict[str, float]]:
@@ -99,7 +106,7 @@ def tune(exp: Experiment, runs: Mapping[str, Mapping], grid: Mapping[str, Sequen
     for label, run in runs.items():
         results = []
         for point in grid_points(grid):
-            result = run_one(exp, run, replace(config, **point))
+            result = run_one(exp, run, with_setting(config, point))
             final = float(result.rounds["validation"].dropna().iloc[-1])
             results.append((final, result))
             rows.append({"run": label, **point, "final_validation": final, "chosen": False})

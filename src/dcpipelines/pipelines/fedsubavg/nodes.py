@@ -78,7 +78,7 @@ def _click_experiment(data: Any, model: dict, training: dict) -> Any:
     if data.num_users:
         id_fields[USER_TABLE] = ["user"]
     norm_clients = data.clients[: training["grad_norm_clients"]]
-    return Experiment(
+    exp = Experiment(
         lambda: DIN(data.num_items, model["embedding_dim"], model["attention_hidden"],
                     model["hidden"], num_users=data.num_users),
         data.clients, binary_loss, _auc,
@@ -86,6 +86,14 @@ def _click_experiment(data: Any, model: dict, training: dict) -> Any:
         grad_norm=lambda m: ElementwiseGradientNorm(m, norm_clients, id_fields, binary_loss),
         grad_norm_every=training["grad_norm_every"],
     )
+    if training.get("backend", "inprocess") == "flower":  # the same runs under Flower + Ray
+        from functools import partial
+
+        from dcpipelines.core.federated.flower_adapter import run_flower_simulation
+
+        exp.engine = partial(run_flower_simulation, num_cpus=training.get("flower_cpus", 2),
+                             ray_address=training.get("ray_address"))
+    return exp
 
 
 def tune_click_strategies(data: Any, model: dict, training: dict, runs: dict, grid: dict,
@@ -103,20 +111,19 @@ def run_click_seeds(data: Any, model: dict, training: dict, runs: dict, variants
                     grid_table: pd.DataFrame, chosen: dict, seeds: int, seed: int
                     ) -> tuple[pd.DataFrame, dict]:
     """Each strategy's chosen setting at every run seed (the first seed's run is the tuning
-    run), plus the variants at the setting of the strategy they vary; rounds of every run and
-    the first seed's final parameters of each label."""
-    from dataclasses import replace
-
-    from dcpipelines.core.federated.tuning import chosen_setting, run_one
+    run), plus the variants at the setting of the strategy they vary (first
+    ``variant_seeds`` seeds); rounds of every run and the first seed's final parameters."""
+    from dcpipelines.core.federated.tuning import chosen_setting, run_one, with_setting
 
     exp = _click_experiment(data, model, training)
     frames, final = [], {}
     for i, run_seed in enumerate(seed_list(seed, seeds)):
         config = _simulation_config(training, run_seed)
-        for label, run in {**runs, **variants}.items():
+        extra = variants if i < training["variant_seeds"] else {}
+        for label, run in {**runs, **extra}.items():
             setting = chosen_setting(grid_table, run.get("setting_of", label))
             result = chosen[label] if (i == 0 and label in chosen) else run_one(
-                exp, run, replace(config, **setting))
+                exp, run, with_setting(config, setting))
             if i == 0:
                 final[label] = result.params
             frames.append(result.rounds.assign(run=label, seed=run_seed, dropped=result.dropped,
