@@ -201,7 +201,7 @@ def report_fedsubavg(
                 "shakespeare_runs": script_summary.drop(columns=["train_seconds"]).round(6)},
         notes=notes,
         histories={  # per-round curves (mean over seeds) of every strategy, to MLflow and dvc plots
-            "amazon_test_auc": history_table(click_rounds, "round", "test", series="run"),
+            "amazon_auc": history_table(click_rounds, "round", "test", series="run"),
             "amazon_validation_auc": history_table(click_rounds, "round", "validation",
                                                    series="run"),
             "amazon_elementwise_grad_norm": history_table(click_rounds, "round", "grad_norm",
