@@ -55,6 +55,7 @@ SEED_OFFSETS: dict[str, int] = {
     "walle.release_sweeps": 1000,
     "walle.release_validation": 2000,
     "walle.release_plans": 3000,
+    "fedsubavg.heterogeneity": 5000,
 }
 
 

@@ -8,11 +8,9 @@ import torch
 from torch import nn
 
 from dcpipelines.core.federated import (
-    FedSubAvg,
     LocalConfig,
     SimulationConfig,
     make_client,
-    run_federated,
 )
 from dcpipelines.core.federated.models import binary_loss
 
@@ -62,22 +60,41 @@ def test_encode_decode_round_trip():
     assert torch.equal(back.dense["w"], torch.ones(2))
 
 
-def test_two_round_flower_simulation_matches_the_engine():
+def test_the_pipeline_runs_the_same_experiment_under_flower():
+    """``run_one`` with the Flower engine (the pipeline's ``backend: flower``) gives the engine's
+    model and figures with partial participation, dropout and server momentum."""
+    from functools import partial
+
+    import pandas as pd
+
+    from dcpipelines.core.federated.tuning import Experiment, run_one
+
     clients = _clients()
-    config = SimulationConfig(rounds=2, clients_per_round=4, lr=0.3, local=LocalConfig(1, 2),
-                              seed=11)
+    x = {"ids": torch.randint(1, 12, (6, 3), generator=torch.Generator().manual_seed(1))}
+    y = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0, 1.0])
 
-    def strategy():
-        return FedSubAvg({"emb.weight": [c.rows["emb.weight"] for c in clients]},
-                         [c.num_samples for c in clients], {"emb.weight": 12})
+    def score(logits, labels):
+        return float(((logits > 0).float() == labels).float().mean() + logits.sum() * 1e-3)
 
-    torch.manual_seed(0)
-    engine = run_federated(Bag(), clients, strategy(), binary_loss, config)
-    torch.manual_seed(0)
-    run = flower.run_flower_simulation(Bag(), clients, strategy(), binary_loss, config,
-                                       num_cpus=2)
-    assert run.client_updates == 8
+    def experiment(engine=None):
+        exp = Experiment(Bag, clients, binary_loss, score, (x, y), (x, y))
+        if engine is not None:
+            exp.engine = engine
+        return exp
+
+    config = SimulationConfig(rounds=3, clients_per_round=3, lr=0.3, local=LocalConfig(1, 2),
+                              seed=11, server_lr=1.5, server_momentum=0.5, eval_every=1)
+    run = {"strategy": "fedsubavg", "dropout": 0.34}
+    engine = run_one(experiment(), run, config)
+    flwr = run_one(experiment(partial(flower.run_flower_simulation, num_cpus=2)), run, config)
+    assert flwr.dropped == engine.dropped == 3  # round(0.34 x 3) of 3 sampled, 3 rounds
+    assert flwr.client_updates == engine.client_updates == 6  # 2 answering a round
     for name, value in engine.params.items():
-        torch.testing.assert_close(run.params[name], value, atol=1e-6, rtol=1e-5)
-    # and training moved the model
-    assert not torch.allclose(engine.params["out.weight"], Bag().out.weight)
+        torch.testing.assert_close(flwr.params[name], value, atol=1e-6, rtol=1e-5)
+    columns = ["round", "validation", "test"]
+    pd.testing.assert_frame_equal(flwr.rounds[columns], engine.rounds[columns], atol=1e-6)
+    # training moved the model away from the very weights both runs started from
+    torch.manual_seed(config.seed)
+    initial = dict(Bag().named_parameters())
+    for name in ("emb.weight", "out.weight"):
+        assert (engine.params[name] - initial[name]).abs().max() > 1e-3, name

@@ -77,6 +77,35 @@ class SimulationConfig:
     eval_every: int = 1
     local: LocalConfig = LocalConfig()
     seed: int = 0
+    server_lr: float = 1.0  # global step = server_lr x (momentum buffer of aggregated deltas)
+    server_momentum: float = 0.0  # FedAvgM (Hsu et al. 2019): 0 gives plain averaging
+
+
+class ServerOptimizer:
+    """The server's step from an aggregated delta: ``v = beta v + delta; w = w + eta_s v``.
+
+    With ``server_lr = 1`` and ``server_momentum = 0`` this is plain averaging (FedAvg). Any
+    strategy's aggregate (FedSubAvg's included) goes through the same step, so every
+    strategy gets the same server-side knobs.
+    """
+
+    def __init__(self, server_lr: float = 1.0, server_momentum: float = 0.0) -> None:
+        if server_lr <= 0 or not 0.0 <= server_momentum < 1.0:
+            raise ValueError(f"server_lr must be > 0 and server_momentum in [0, 1), got "
+                             f"{server_lr} and {server_momentum}")
+        self.lr, self.momentum = float(server_lr), float(server_momentum)
+        self._velocity: dict[str, torch.Tensor] = {}
+
+    def step(self, params: Mapping[str, torch.Tensor],
+             delta: Mapping[str, torch.Tensor]) -> tuple[dict, dict]:
+        """New parameters and the applied global update (what the parameters moved by)."""
+        if self.momentum:
+            for k, d in delta.items():
+                v = self._velocity.get(k)
+                self._velocity[k] = d.clone() if v is None else self.momentum * v + d
+            delta = self._velocity
+        moved = {k: self.lr * d for k, d in delta.items()}
+        return apply_delta(params, moved), moved
 
 
 def round_seed(seed: int, round_index: int) -> int:
@@ -103,6 +132,7 @@ def run_federated(
     shapes = {k: v.shape for k, v in params.items()}
     rng = np.random.default_rng(config.seed)
     history = History()
+    server = ServerOptimizer(config.server_lr, config.server_momentum)
     bar = progress(range(config.rounds), desc=f"{strategy.name} rounds", unit="round")
     for t in bar:
         plan = plan_round(len(clients), config.clients_per_round, config.dropout, rng)
@@ -115,8 +145,7 @@ def run_federated(
                 model, params, cohort, per_sample_loss, lr=lr, config=config.local,
                 proximal_mu=strategy.proximal_mu, order_seed=round_seed(config.seed, t),
             )
-        delta = strategy.aggregate(updates, shapes)
-        params = apply_delta(params, delta)
+        params, delta = server.step(params, strategy.aggregate(updates, shapes))
         history.train_seconds += time.perf_counter() - started
         history.client_updates += len(updates)
         if on_updates is not None:

@@ -9,19 +9,29 @@ engine strategy. Sparse tables travel as ``<name>#rows`` (row ids) and ``<name>#
 Scale-out: start Ray on the machines (``ray start --head`` on one, ``ray start
 --address=<head>:6379`` on the others), then pass ``ray_address="auto"``.
 
-Differences from the in-process engine: Flower samples the nodes of a round itself
-(``random.sample``, not our seed), so the two agree round by round only with full
-participation; client dropout is not simulated here.
+Parity with the in-process engine: the server first asks every node for its partition id
+(a query message), then samples each round's clients and drops with the engine's own
+:func:`plan_round` and seed, sends the training message only to the clients that answer,
+and steps the global model with the engine's :class:`ServerOptimizer`. The same config
+therefore gives the same model as :func:`run_federated` (up to float summation order).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
 import torch
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import (
+    ArrayRecord,
+    ConfigRecord,
+    Context,
+    Message,
+    MessageType,
+    MetricRecord,
+    RecordDict,
+)
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg as FlowerFedAvg
@@ -29,7 +39,14 @@ from flwr.simulation import run_simulation
 from torch import nn
 
 from dcpipelines.core.federated.clients import ClientPartition
-from dcpipelines.core.federated.engine import SimulationConfig, apply_delta, round_seed
+from dcpipelines.core.federated.engine import (
+    Evaluate,
+    History,
+    ServerOptimizer,
+    SimulationConfig,
+    plan_round,
+    round_seed,
+)
 from dcpipelines.core.federated.local import PerSampleLoss, train_cohort
 from dcpipelines.core.federated.strategies import Strategy
 from dcpipelines.core.federated.updates import ClientUpdate, SparseRows
@@ -60,23 +77,34 @@ def decode_update(content: RecordDict) -> ClientUpdate:
 
 
 class EngineStrategy(FlowerFedAvg):
-    """A Flower strategy that aggregates with an engine :class:`Strategy`."""
+    """A Flower strategy that samples, drops and aggregates like the in-process engine."""
 
     def __init__(self, strategy: Strategy, shapes: Mapping[str, torch.Size],
-                 num_clients: int, clients_per_round: int) -> None:
-        super().__init__(
-            fraction_train=clients_per_round / num_clients, fraction_evaluate=0.0,
-            min_train_nodes=min(clients_per_round, num_clients),
-            min_available_nodes=num_clients,
-        )
+                 num_clients: int, config: SimulationConfig) -> None:
+        super().__init__(fraction_train=1.0, fraction_evaluate=0.0,
+                         min_available_nodes=num_clients)
         self.strategy = strategy
         self.shapes = dict(shapes)
+        self.config = config
+        self.num_clients = num_clients
+        self.rng = np.random.default_rng(config.seed)  # the engine's sampling stream
+        self.server = ServerOptimizer(config.server_lr, config.server_momentum)
+        self.node_of: dict[int, int] = {}  # partition id -> Flower node id
+        self.history = History()
         self._current: dict[str, torch.Tensor] = {}
 
     def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
                         grid: Grid) -> Iterable[Message]:
         self._current = arrays.to_torch_state_dict()
-        return super().configure_train(server_round, arrays, config, grid)
+        plan = plan_round(self.num_clients, self.config.clients_per_round, self.config.dropout,
+                          self.rng)
+        self.history.rounds.append(server_round)
+        self.history.sampled.append(len(plan.sampled))
+        self.history.dropped.append(len(plan.dropped))
+        config["server-round"] = server_round
+        record = RecordDict({"arrays": arrays, "config": config})
+        return [Message(content=record, message_type=MessageType.TRAIN,
+                        dst_node_id=self.node_of[int(i)]) for i in plan.answering]
 
     def aggregate_train(self, server_round: int, replies: Iterable[Message]
                         ) -> tuple[ArrayRecord | None, MetricRecord | None]:
@@ -84,9 +112,22 @@ class EngineStrategy(FlowerFedAvg):
         answered = [m for m in replies if not m.has_error()]
         updates = sorted((decode_update(m.content) for m in answered),
                          key=lambda u: u.client_id)
-        delta = self.strategy.aggregate(updates, self.shapes)
-        new = apply_delta(self._current, delta)
+        new, moved = self.server.step(self._current, self.strategy.aggregate(updates, self.shapes))
+        norm = torch.sqrt(sum((d.double() ** 2).sum() for d in moved.values()))
+        lr = self.config.lr * self.config.lr_decay ** (server_round - 1)
+        self.history.update_norm.append(float(norm) / lr)
+        self.history.client_updates += len(updates)
         return ArrayRecord(new), MetricRecord({"answered": len(updates)})
+
+
+def _partition_ids(grid: Grid, num_clients: int) -> dict[int, int]:
+    """Ask every node for its partition id; returns partition id -> node id."""
+    while len(nodes := list(grid.get_node_ids())) < num_clients:
+        time.sleep(0.1)
+    replies = grid.send_and_receive([
+        Message(content=RecordDict({}), message_type=MessageType.QUERY, dst_node_id=n)
+        for n in nodes])
+    return {int(m.content["metrics"]["partition-id"]): m.metadata.src_node_id for m in replies}
 
 
 def make_client_app(model: nn.Module, clients: Sequence[ClientPartition],
@@ -94,6 +135,12 @@ def make_client_app(model: nn.Module, clients: Sequence[ClientPartition],
                     proximal_mu: float) -> ClientApp:
     """A ClientApp whose node with partition id i trains client i with the engine's code."""
     app = ClientApp()
+
+    @app.query()
+    def query(msg: Message, context: Context) -> Message:
+        partition = int(context.node_config["partition-id"])
+        return Message(RecordDict({"metrics": MetricRecord({"partition-id": partition})}),
+                       reply_to=msg)
 
     @app.train()
     def train(msg: Message, context: Context) -> Message:
@@ -110,39 +157,40 @@ def make_client_app(model: nn.Module, clients: Sequence[ClientPartition],
     return app
 
 
-@dataclass
-class FlowerRun:
-    params: dict[str, torch.Tensor]
-    seconds: float
-    client_updates: int
-
-
 def run_flower_simulation(
     model: nn.Module,
     clients: Sequence[ClientPartition],
     strategy: Strategy,
     per_sample_loss: PerSampleLoss,
     config: SimulationConfig,
+    evaluate: Evaluate | None = None,
     *,
     num_cpus: int = 2,
     ray_address: str | None = None,
-    on_round: Callable[[int, dict], None] | None = None,
-) -> FlowerRun:
-    """Train with Flower's ``run_simulation`` (Ray backend); returns the final parameters."""
-    if config.dropout:
-        raise ValueError("the Flower adapter does not simulate dropout; set dropout to 0")
+) -> History:
+    """:func:`run_federated` under Flower's ``run_simulation`` (Ray backend): same arguments,
+    same :class:`History` (``history.params``: the final model)."""
     params = {k: v.detach().clone() for k, v in model.named_parameters()}
     shapes = {k: v.shape for k, v in params.items()}
-    flower_strategy = EngineStrategy(strategy, shapes, len(clients), config.clients_per_round)
-    outcome: dict = {}
+    flower_strategy = EngineStrategy(strategy, shapes, len(clients), config)
+    history = flower_strategy.history
     server = ServerApp()
+
+    def central_evaluation(server_round: int, arrays: ArrayRecord) -> MetricRecord | None:
+        if evaluate is None or server_round == 0:
+            return None
+        if server_round % config.eval_every and server_round != config.rounds:
+            return None
+        history.eval_rounds.append(server_round)
+        history.eval_metric.append(float(evaluate(arrays.to_torch_state_dict())))
+        return MetricRecord({"metric": history.eval_metric[-1]})
 
     @server.main()
     def main(grid: Grid, context: Context) -> None:
-        result = flower_strategy.start(grid, ArrayRecord(params), num_rounds=config.rounds)
-        outcome["params"] = result.arrays.to_torch_state_dict()
-        outcome["updates"] = sum(
-            int(m["answered"]) for m in result.train_metrics_clientapp.values())
+        flower_strategy.node_of = _partition_ids(grid, len(clients))
+        result = flower_strategy.start(grid, ArrayRecord(params), num_rounds=config.rounds,
+                                       evaluate_fn=central_evaluation)
+        history.params = result.arrays.to_torch_state_dict()
 
     init_args = {"address": ray_address} if ray_address else {
         "num_cpus": num_cpus, "include_dashboard": False}
@@ -151,11 +199,11 @@ def run_flower_simulation(
     run_simulation(server, make_client_app(model, clients, per_sample_loss, config,
                                            strategy.proximal_mu),
                    num_supernodes=len(clients), backend_name="ray", backend_config=backend)
-    seconds = time.perf_counter() - started
-    if "params" not in outcome:
+    history.train_seconds = time.perf_counter() - started
+    if not history.params:
         raise RuntimeError("the Flower simulation ended without a final model; see its log")
-    return FlowerRun(outcome["params"], seconds, int(outcome["updates"]))
+    return history
 
 
-__all__ = ["EngineStrategy", "FlowerRun", "decode_update", "encode_update",
-           "make_client_app", "run_flower_simulation"]
+__all__ = ["EngineStrategy", "decode_update", "encode_update", "make_client_app",
+           "run_flower_simulation"]
