@@ -51,6 +51,7 @@ SEED_OFFSETS: dict[str, int] = {
     "anon_embed.cloud": 15,
     "anon_embed.scoring": 16,
     "anon_embed.attack": 17,
+    "fed_influence.random_ranking": 2,
 }
 
 

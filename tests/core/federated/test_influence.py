@@ -7,7 +7,14 @@ import torch
 
 from dcpipelines.core.data.errors import DataValidationError
 from dcpipelines.core.federated import influence as fi
-from dcpipelines.core.federated.digits_clients import flip_labels, make_problem, split_digits
+from dcpipelines.core.federated.digits_clients import (
+    as_module,
+    flip_labels,
+    init_params,
+    make_loss,
+    make_problem,
+    split_digits,
+)
 
 
 def _quadratic(local_steps=3, rounds=12, seed=0):
@@ -166,3 +173,26 @@ def test_digits_without_pixels_is_rejected():
     with pytest.raises(DataValidationError, match="digits.*pixel_63.*ingest"):
         split_digits(_digits().drop(columns=["pixel_63"]), num_clients=4, alpha=1.0,
                      val_fraction=0.1, test_fraction=0.1, seed=0)
+
+
+def test_partial_label_flips_touch_the_given_share_of_real_samples():
+    split = split_digits(_digits(), num_clients=4, alpha=1.0, val_fraction=0.1,
+                         test_fraction=0.1, seed=0)
+    bad = flip_labels(split, [1], fraction=0.3, seed=3)
+    changed = int((bad.client_data["y"][1] != split.client_data["y"][1]).sum())
+    real = int(split.client_sizes[1])
+    # 9 - y differs from y for every digit, so every flipped label changes
+    assert changed == round(0.3 * real)
+    assert torch.equal(bad.client_data["y"][0], split.client_data["y"][0])
+    with pytest.raises(ValueError, match="fraction"):
+        flip_labels(split, [1], fraction=0.0)
+
+
+@pytest.mark.parametrize("model", [{"kind": "logistic", "l2": 0.0},
+                                   {"kind": "mlp", "hidden": 5, "l2": 0.0}])
+def test_exported_module_gives_the_flat_models_logits(model):
+    theta = init_params(model["kind"], model.get("hidden", 0), seed=1) + 0.1 * torch.randn(
+        init_params(model["kind"], model.get("hidden", 0), seed=1).numel())
+    _, logits = make_loss(model["kind"], model.get("hidden", 0), 0.0)
+    x = torch.rand(3, 64)
+    torch.testing.assert_close(as_module(model, theta)(x), logits(theta, x))
