@@ -51,6 +51,8 @@ def test_estimates_agree_with_leave_one_out(outputs):
 
 def test_debugging_beats_a_random_ranking(outputs):
     m = outputs["fed_influence.report"].load().metrics
+    # at test size (8 clients, 10 rounds) only the full flip shows; the 30% flip is judged
+    # on the default run's figures over seeds
     assert m["debug_flipped_all_precision_at_k"] > m["debug_flipped_all_precision_at_k_random"]
     ranking = outputs["fed_influence.report"].load().tables["debug_ranking"]
     per_run = ranking.groupby(["corruption", "seed"])["corrupted"].sum()

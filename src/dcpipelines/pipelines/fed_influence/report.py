@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dcpipelines.core.claims import at_least, beats, summarize, summarize_all
+from dcpipelines.core.claims import at_least, beats, summarize_all
 from dcpipelines.core.plotting import new_figure
 from dcpipelines.core.reporting import Claim, Report
 
@@ -164,10 +164,11 @@ def report_fed_influence(
         beats(f"Fed-Influence finds the corrupted clients ({debugging['headline']}) better "
               "than a random ranking", "estimator precision@k", debug[head],
               "random precision@k", debug[f"{head}_random"]),
-        Claim("... and with every label flipped",
-              f"precision@{k} {summarize(debug['debug_flipped_all_precision_at_k']).text(3)}"
-              if "debug_flipped_all_precision_at_k" in debug else "not run", None),
-    ] + _cost_claims(cost)
+    ] + [beats(f"... with the corruption {name}", "estimator precision@k",
+               debug[f"debug_{name}_precision_at_k"], "random precision@k",
+               debug[f"debug_{name}_precision_at_k_random"])
+         for name in debugging["corruptions"] if name != debugging["headline"]
+         ] + _cost_claims(cost)
     figures = {"convex_influence": _scatter(convex, "Logistic regression (convex)"),
                "nonconvex_influence": _scatter(nonconvex, "Tanh MLP (non-convex)"),
                "partial_influence": _scatter(partial, "Tanh MLP, partial participation, SGD"),
