@@ -56,6 +56,7 @@ SEED_OFFSETS: dict[str, int] = {
     "walle.release_validation": 2000,
     "walle.release_plans": 3000,
     "fedsubavg.heterogeneity": 5000,
+    "fed_influence.random_ranking": 2,
 }
 
 

@@ -66,11 +66,23 @@ def split_digits(
     return DigitsSplit({"x": x, "y": y, "mask": mask}, sizes, _tensors(val), _tensors(test))
 
 
-def flip_labels(split: DigitsSplit, clients: list[int]) -> DigitsSplit:
-    """Corrupt the given clients: every label y becomes 9 - y."""
+def flip_labels(split: DigitsSplit, clients: list[int], fraction: float = 1.0,
+                seed: int = 0) -> DigitsSplit:
+    """Corrupt the given clients: a ``fraction`` of their labels y becomes 9 - y.
+
+    With ``fraction`` 1 every label flips; otherwise each client's flipped samples are drawn
+    from ``seed``.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"the flipped fraction must be in (0, 1], got {fraction}")
+    g = torch.Generator().manual_seed(int(seed))
     y = split.client_data["y"].clone()
+    mask = split.client_data["mask"]
     for k in clients:
-        y[k] = (NUM_CLASSES - 1) - y[k]
+        real = torch.nonzero(mask[k] > 0).flatten()
+        count = len(real) if fraction == 1.0 else int(round(fraction * len(real)))
+        chosen = real[torch.randperm(len(real), generator=g)[:count]]
+        y[k, chosen] = (NUM_CLASSES - 1) - y[k, chosen]
     return DigitsSplit({**split.client_data, "y": y}, split.client_sizes, split.val, split.test)
 
 
@@ -119,12 +131,18 @@ def make_loss(kind: str, hidden: int, l2: float):
 
 
 def make_problem(split: DigitsSplit, model: dict, training: dict, seed: int) -> FederatedProblem:
-    """The federated training problem of a digits split, model and training settings."""
+    """The federated training problem of a digits split, model and training settings.
+
+    ``training`` may set ``clients_per_round`` and ``batch_size`` (absent: full participation,
+    full-batch local steps); the schedule of participants and batches is drawn from ``seed``.
+    """
     loss, _ = make_loss(model["kind"], model.get("hidden", 0), model["l2"])
     return FederatedProblem(
         loss, split.client_data, split.client_sizes,
         init_params(model["kind"], model.get("hidden", 0), seed),
         training["rounds"], training["local_steps"], training["lr"],
+        clients_per_round=training.get("clients_per_round"),
+        batch_size=training.get("batch_size"), schedule_seed=seed,
     )
 
 
@@ -138,3 +156,26 @@ def accuracy(model: dict, theta: torch.Tensor, data: dict[str, torch.Tensor]) ->
     """Share of ``data`` the model with parameters ``theta`` labels correctly."""
     _, logits_fn = make_loss(model["kind"], model.get("hidden", 0), model["l2"])
     return float((logits_fn(theta, data["x"]).argmax(-1) == data["y"]).float().mean())
+
+
+def as_module(model: dict, theta: torch.Tensor) -> torch.nn.Module:
+    """The flat-parameter model as a plain torch module (pixels (B, 64) -> logits (B, 10))."""
+    from torch import nn
+
+    if model["kind"] == "logistic":
+        layer = nn.Linear(PIXELS, NUM_CLASSES)
+        _load_linear(layer, theta[: PIXELS * NUM_CLASSES], theta[PIXELS * NUM_CLASSES:])
+        return layer.eval()
+    hidden = int(model["hidden"])
+    first, second = nn.Linear(PIXELS, hidden), nn.Linear(hidden, NUM_CLASSES)
+    a, b = PIXELS * hidden, PIXELS * hidden + hidden
+    _load_linear(first, theta[:a], theta[a:b])
+    _load_linear(second, theta[b:b + hidden * NUM_CLASSES], theta[b + hidden * NUM_CLASSES:])
+    return nn.Sequential(first, nn.Tanh(), second).eval()
+
+
+def _load_linear(layer: torch.nn.Linear, weight: torch.Tensor, bias: torch.Tensor) -> None:
+    """Copy a flat (in x out) weight and a bias into ``layer`` (which stores out x in)."""
+    with torch.no_grad():
+        layer.weight.copy_(weight.view(layer.in_features, layer.out_features).T)
+        layer.bias.copy_(bias)

@@ -1,6 +1,7 @@
-"""Nodes of the fed_influence pipeline: estimated vs leave-one-out influence, debugging, report.
+"""Nodes of the fed_influence pipeline: estimated vs leave-one-out influence, debugging, cost.
 
 torch and the federated engine are imported inside the functions to keep start-up cheap.
+Every experiment node runs once per seed of ``seed_list(seed, seeds)``.
 """
 
 from __future__ import annotations
@@ -10,59 +11,67 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dcpipelines.core.seeds import derive_seed
+from dcpipelines.core.seeds import derive_seed, seed_list
 
 
-def digit_clients(digits: pd.DataFrame, params: dict, seed: int) -> Any:
-    """Dirichlet label-skewed clients plus server-side validation and test sets."""
+def digit_clients(digits: pd.DataFrame, params: dict, seed: int, seeds: int) -> dict[int, Any]:
+    """Per run seed: Dirichlet label-skewed clients plus server-side validation and test sets."""
     from dcpipelines.core.federated.digits_clients import split_digits
 
-    return split_digits(digits, num_clients=params["num_clients"], alpha=params["alpha"],
-                        val_fraction=params["val_fraction"],
-                        test_fraction=params["test_fraction"], seed=seed)
+    return {s: split_digits(digits, num_clients=params["num_clients"], alpha=params["alpha"],
+                            val_fraction=params["val_fraction"],
+                            test_fraction=params["test_fraction"], seed=s)
+            for s in seed_list(seed, seeds)}
 
 
-def compare_with_leave_one_out(split: Any, model: dict, training: dict, seed: int) -> pd.DataFrame:
-    """Per client: estimated and true (retrained) influence on parameters and test loss."""
+def compare_with_leave_one_out(splits: dict[int, Any], model: dict,
+                               training: dict) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    """Per seed and client: estimated and retrained influence; the first seed's per-round
+    curve and final model."""
+    from dcpipelines.core.federated.influence_experiments import compare_with_leave_one_out
 
-    from dcpipelines.core.federated import influence as fi
-    from dcpipelines.core.federated.digits_clients import accuracy, eval_loss, make_problem
-
-    problem = make_problem(split, model, training, seed)
-    fi.timed_train(problem)  # warm-up: the first call pays torch.func's set-up
-    run = fi.train_with_influence(problem)
-    theta, plain_seconds = fi.timed_train(problem)
-    loo = fi.leave_one_out(problem)
-    test_loss = eval_loss(model, split.test)
-    return pd.DataFrame({
-        "client": np.arange(problem.num_clients),
-        "num_samples": split.client_sizes.numpy().astype(np.int64),
-        "estimated_param_norm": run.delta.norm(dim=1).numpy(),
-        "true_param_norm": loo.norm(dim=1).numpy(),
-        "estimated_test_loss_change": fi.loss_change(test_loss, run.theta, run.delta).numpy(),
-        "true_test_loss_change": fi.true_loss_change(test_loss, theta, loo).numpy(),
-        "test_accuracy": accuracy(model, theta, split.test),
-        "plain_train_seconds": plain_seconds,
-        "influence_train_seconds": run.seconds,
-    })
+    runs = [compare_with_leave_one_out(split, model, training, s) for s, split in splits.items()]
+    return pd.concat([r.clients for r in runs], ignore_index=True), runs[0].history, runs[0].theta
 
 
-def debug_flipped_clients(split: Any, debugging: dict, training: dict, seed: int) -> pd.DataFrame:
-    """Flip the labels of k clients; rank clients by estimated effect on validation loss."""
+def debug_corrupted_clients(splits: dict[int, Any], debugging: dict,
+                            setting: dict) -> pd.DataFrame:
+    """Per seed and corruption: rank clients by estimated effect on the validation loss."""
+    from dcpipelines.core.federated.influence_experiments import debug_ranking
 
-    from dcpipelines.core.federated import influence as fi
-    from dcpipelines.core.federated.digits_clients import eval_loss, flip_labels, make_problem
+    tables = []
+    for s, split in splits.items():
+        rng = np.random.default_rng(derive_seed(s, "fed_influence.corrupted_clients"))
+        corrupted = sorted(int(c) for c in rng.choice(split.client_sizes.numel(), debugging["k"],
+                                                      replace=False))
+        for name, fraction in debugging["corruptions"].items():
+            table = debug_ranking(split, corrupted, float(fraction), debugging["model"],
+                                  setting["training"], s,
+                                  derive_seed(s, "fed_influence.random_ranking"))
+            tables.append(table.assign(corruption=name))
+    return pd.concat(tables, ignore_index=True)
 
-    rng = np.random.default_rng(derive_seed(seed, "fed_influence.corrupted_clients"))
-    corrupted = sorted(rng.choice(split.client_sizes.numel(), debugging["k"], replace=False))
-    bad = flip_labels(split, [int(c) for c in corrupted])
-    model = debugging["model"]
-    run = fi.train_with_influence(make_problem(bad, model, training, seed))
-    # removing a harmful client lowers the validation loss: most negative change first
-    change = fi.loss_change(eval_loss(model, bad.val), run.theta, run.delta).numpy()
-    order = np.argsort(change, kind="stable")
-    return pd.DataFrame({
-        "rank": np.arange(1, len(order) + 1), "client": order,
-        "estimated_val_loss_change": change[order],
-        "corrupted": np.isin(order, corrupted),
-    })
+
+def cost_sweep(digits: pd.DataFrame, sweep: dict, seed: int) -> pd.DataFrame:
+    """CPU time and FLOPs of plain, estimating and leave-one-out runs for each client count."""
+    from dcpipelines.core.federated.influence_experiments import cost_point
+
+    return pd.DataFrame([cost_point(digits, int(k), sweep, seed) for k in sweep["num_clients"]])
+
+
+def global_models(convex: Any, nonconvex: Any, partial: Any, convex_model: dict,
+                  nonconvex_model: dict, setting: dict) -> dict[str, dict]:
+    """The final federated models (first seed) as MLflow models."""
+    import torch
+
+    from dcpipelines.core.federated.digits_clients import PIXELS, as_module
+
+    example = torch.zeros(1, PIXELS)
+    entries = {"convex": (convex, convex_model, "full participation"),
+               "nonconvex": (nonconvex, nonconvex_model, "full participation"),
+               "partial_participation": (partial, setting["model"],
+                                         "partial participation, local mini-batch SGD")}
+    return {f"fed_influence_{name}": {
+        "module": as_module(model, theta), "example_input": example,
+        "description": f"FedAvg {model['kind']} digits classifier ({how}); 8x8 pixels -> logits"}
+        for name, (theta, model, how) in entries.items()}
