@@ -23,6 +23,7 @@ USER_TABLE = "user_embedding.weight"
 
 @dataclass
 class ClickClients:
+    """Click-log clients with the held-out validation and test samples and the embedding table sizes."""
     clients: list[ClientPartition]
     test_features: dict[str, torch.Tensor]
     test_labels: torch.Tensor

@@ -25,6 +25,7 @@ class ClientPartition:
 
     @property
     def num_samples(self) -> int:
+        """How many training samples the client holds."""
         return int(self.labels.shape[0])
 
 

@@ -25,6 +25,7 @@ PIXELS = 64
 
 @dataclass
 class DigitsSplit:
+    """The digits split over clients (padded to the largest client, with a mask), plus validation and test sets."""
     client_data: dict[str, torch.Tensor]  # x (K, n_max, 64), y (K, n_max), mask (K, n_max)
     client_sizes: torch.Tensor
     val: dict[str, torch.Tensor]

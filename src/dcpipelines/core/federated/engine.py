@@ -36,6 +36,7 @@ class RoundPlan:
 
     @property
     def answering(self) -> np.ndarray:
+        """The sampled clients that do not drop out: those whose updates the server receives."""
         return self.sampled[~np.isin(self.sampled, self.dropped)]
 
 
@@ -69,6 +70,7 @@ class History:
 
 @dataclass(frozen=True)
 class SimulationConfig:
+    """Settings of one federated run: rounds, sampling, learning rates, dropout, local training, seed and the server optimiser."""
     rounds: int
     clients_per_round: int
     lr: float

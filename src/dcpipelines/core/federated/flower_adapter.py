@@ -95,6 +95,7 @@ class EngineStrategy(FlowerFedAvg):
 
     def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
                         grid: Grid) -> Iterable[Message]:
+        """Sample the round as the in-process engine does and send the global model to the answering clients."""
         self._current = arrays.to_torch_state_dict()
         plan = plan_round(self.num_clients, self.config.clients_per_round, self.config.dropout,
                           self.rng)
@@ -108,6 +109,7 @@ class EngineStrategy(FlowerFedAvg):
 
     def aggregate_train(self, server_round: int, replies: Iterable[Message]
                         ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        """Aggregate the replies with the strategy, step the server optimiser and evaluate centrally."""
         # Flower's own consistency check would reject replies whose sparse keys differ.
         answered = [m for m in replies if not m.has_error()]
         updates = sorted((decode_update(m.content) for m in answered),

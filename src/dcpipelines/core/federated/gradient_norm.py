@@ -59,6 +59,7 @@ class ElementwiseGradientNorm:
             self.weights[table] = w.view(-1, *([1] * (len(shapes[table]) - 1)))
 
     def __call__(self, params: Mapping[str, torch.Tensor]) -> float:
+        """The element-wise gradient norm of the global objective at ``params``."""
         leaves = {k: v.detach().requires_grad_(True) for k, v in params.items()}
         out = functional_call(self.model, leaves, (self.features,))
         grads = torch.autograd.grad(self.loss(out, self.labels).mean(), list(leaves.values()),

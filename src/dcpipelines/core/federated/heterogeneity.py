@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import torch
 from torch import nn
+from typing_extensions import override
 
 from dcpipelines.core.federated.clients import ClientPartition, make_client, row_density
 from dcpipelines.core.federated.engine import SimulationConfig
@@ -34,6 +35,7 @@ from dcpipelines.core.federated.tuning import (
 
 @dataclass
 class ZipfFederation:
+    """Synthetic sparse clients drawn with Zipf-distributed row popularity, with validation and test sets."""
     clients: list[ClientPartition]
     validation: tuple[dict[str, torch.Tensor], torch.Tensor]
     test: tuple[dict[str, torch.Tensor], torch.Tensor]
@@ -75,6 +77,7 @@ class SparseLogistic(nn.Module):
             self.emb.weight[0].zero_()
         self.out = nn.Linear(dim, 1)
 
+    @override
     def forward(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.out(self.emb(x["ids"]).sum(-2)).squeeze(-1)
 

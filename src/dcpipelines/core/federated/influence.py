@@ -63,6 +63,7 @@ class FederatedProblem:
 
     @property
     def num_clients(self) -> int:
+        """The number of clients K."""
         return int(self.client_sizes.numel())
 
 
@@ -76,6 +77,7 @@ class RoundPlan:
 
 @dataclass
 class InfluenceRun:
+    """One run with influence estimation: the final model, each tracked client's estimated parameter difference, and the wall time."""
     theta: torch.Tensor  # (P,) final model trained with every client
     delta: torch.Tensor  # (t, P) estimated theta^{-k} - theta of each tracked client
     seconds: float

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typing_extensions import override
 
 
 class NextWord(nn.Module):
@@ -26,6 +27,7 @@ class NextWord(nn.Module):
         self.hidden = nn.Linear(context * dim, hidden)
         self.out = nn.Linear(hidden, vocab)
 
+    @override
     def forward(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
         e = self.word_embedding(x["context"])  # (..., k, d)
         return self.out(torch.relu(self.hidden(e.flatten(-2))))

@@ -26,6 +26,7 @@ PAD, UNK = 0, 1
 
 @dataclass
 class ScriptClients:
+    """Script roles as next-word clients, with the test set, vocabulary size and context length."""
     clients: list[ClientPartition]
     test_features: dict[str, torch.Tensor]
     test_labels: torch.Tensor

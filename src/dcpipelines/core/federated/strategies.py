@@ -123,6 +123,7 @@ class FedSubAvg(Strategy):
         }
 
     def row_scales(self) -> Mapping[str, torch.Tensor]:
+        """The per-row scale applied to each embedding table's aggregate."""
         return self._scales
 
 

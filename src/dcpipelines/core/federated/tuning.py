@@ -44,6 +44,7 @@ class Experiment:
 
 @dataclass
 class RunResult:
+    """One strategy run: per-round figures, the final parameters, and how many clients dropped or updated."""
     rounds: pd.DataFrame  # round, update_norm, validation, test, grad_norm (NaN when not measured)
     params: dict[str, torch.Tensor]
     dropped: int

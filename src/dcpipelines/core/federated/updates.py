@@ -26,6 +26,7 @@ class SparseRows:
             )
 
     def to_dense(self, num_rows: int) -> torch.Tensor:
+        """The update as a dense table of ``num_rows`` rows (zeros where no row was touched)."""
         dense = self.values.new_zeros((num_rows, *self.values.shape[1:]))
         dense[self.row_ids] = self.values
         return dense

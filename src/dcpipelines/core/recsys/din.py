@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 
 class DIN(nn.Module):
@@ -55,6 +56,7 @@ class DIN(nn.Module):
         parts = [q, pooled, q * pooled] if u is None else [u, q, pooled, q * pooled]
         return self.head(torch.cat(parts, dim=-1)).squeeze(-1)
 
+    @override
     def forward(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
         history = x["history"]  # (..., L) item ids, 0 = padding
         u = None if self.user_embedding is None else self.user_embedding(x["user"])
@@ -80,6 +82,7 @@ class PackedDIN(nn.Module):
         user = features.get("user", torch.zeros_like(features["item"])).unsqueeze(-1)
         return torch.cat([user, item, features["history"]], dim=-1)
 
+    @override
     def forward(self, packed: torch.Tensor) -> torch.Tensor:
         packed = packed.long()
         return self.din({"user": packed[:, 0], "item": packed[:, 1], "history": packed[:, 2:]})

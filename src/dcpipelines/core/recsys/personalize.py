@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
+from typing_extensions import override
 
 from dcpipelines.core.recsys.din import DIN
 
@@ -175,6 +176,7 @@ class PersonalDIN(nn.Module):
         slot_of_item[items[slots > 0]] = slots[slots > 0]
         self.register_buffer("slot_of_item", slot_of_item)
 
+    @override
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         item, history = ids[:, 0], ids[:, 1:]
         table = self.din.item_embedding.weight

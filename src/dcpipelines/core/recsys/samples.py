@@ -26,6 +26,7 @@ class ClickSamples:
 
     @property
     def num_users(self) -> int:
+        """How many users the samples belong to."""
         return len(self.user_ids)
 
     def offsets(self) -> torch.Tensor:

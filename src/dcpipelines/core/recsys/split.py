@@ -21,6 +21,7 @@ CLICK_COLUMNS = ["label", "user_id", "position", "item_id", "history"]
 
 @dataclass
 class UserSplit:
+    """The click log split per user into earlier (train) and last (test) interactions."""
     train: pd.DataFrame  # every kept user's earlier rows, sorted by (user_id, position)
     test: pd.DataFrame  # every kept user's last ``test_per_user`` rows, same order
     num_items: int  # rows of an item table covering every id (max id + 1; row 0 = padding)
