@@ -51,6 +51,9 @@ SEED_OFFSETS: dict[str, int] = {
     "anon_embed.cloud": 15,
     "anon_embed.scoring": 16,
     "anon_embed.attack": 17,
+    "questioner_aware.rank_candidates": 1,
+    "questioner_aware.sampling": 2,
+    "questioner_aware.awareness": 3,
 }
 
 
