@@ -130,14 +130,16 @@ def report_questioner_aware(clustered_pairs: pd.DataFrame, cluster_summary: pd.D
     }
     plots = {f"rouge_l_paper_{lang}": _rouge_bars(metrics, list(by_variant), lang) for lang in languages}
     plots["training_loss"] = _losses(by_variant, base_decoder)
-    histories = {
-        "pretrain_loss": loss_history(base_decoder=base_decoder.get("loss_history")),
-        "finetune_lm_loss": loss_history(**{name: [h["lm"] for h in r["runs"][0]["history"]]
-                                            for name, r in by_variant.items()}),
-        "finetune_contrastive_loss": loss_history(**{
+    curves = {
+        "pretrain_loss": {"base_decoder": base_decoder.get("loss_history") or []},
+        "finetune_lm_loss": {name: [h["lm"] for h in r["runs"][0]["history"]]
+                             for name, r in by_variant.items()},
+        "finetune_contrastive_loss": {
             name: [h["contrastive"] for h in r["runs"][0]["history"] if "contrastive" in h]
-            for name, r in by_variant.items()}),
+            for name, r in by_variant.items()},
     }
+    histories = {key: loss_history(**series) for key, series in curves.items()
+                 if any(series.values())}
     return Report("questioner_aware", "Questioner-aware responses: two streams and contrast within "
                   "question clusters", metrics, claims, plots, tables, _notes(len(any_runs)), histories)
 
