@@ -57,6 +57,9 @@ SEED_OFFSETS: dict[str, int] = {
     "walle.release_plans": 3000,
     "fedsubavg.heterogeneity": 5000,
     "fed_influence.random_ranking": 2,
+    "questioner_aware.rank_candidates": 1,
+    "questioner_aware.sampling": 2,
+    "questioner_aware.awareness": 3,
 }
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from transformers import GenerationConfig
 
 from dcpipelines.core.nn.decoder import (
     DecoderSpec,
@@ -10,13 +11,20 @@ from dcpipelines.core.nn.decoder import (
     pack_decoder,
     unpack_decoder,
 )
-from dcpipelines.core.nn.questioner_aware import VARIANTS, AdapterSizes, QuestionerAwareLM
+from dcpipelines.core.nn.questioner_aware import (
+    VARIANTS,
+    AdapterSizes,
+    QuestionerAwareLM,
+    token_roles,
+)
 from dcpipelines.core.nn.training import (
     Budget,
     ContrastSettings,
+    collate_examples,
     encode_example,
     finetune,
     generate_replies,
+    reply_log_likelihood,
 )
 from dcpipelines.core.text.tokenizer import WordPieceVocab
 
@@ -36,50 +44,109 @@ def examples(vocab):
     for k in range(16):
         questioner = k % 2
         ids, n = encode_example(vocab, TEXTS[k % 4], TEXTS[3 if questioner else 2], 8, 8)
-        rows.append({"ids": ids, "prompt_len": n, "questioner": questioner, "cluster": (k // 2) % 2})
+        rows.append({"ids": ids, "prompt_len": n, "questioner": questioner, "cluster": (k // 2) % 2,
+                     "group": (k // 2) % 2})
     return rows
 
 
+def _hidden(adapted, vocab, questioner):
+    ids, prompt_len = encode_example(vocab, TEXTS[0], TEXTS[1], 8, 8)
+    roles = torch.tensor([token_roles(len(ids), prompt_len, questioner)])
+    ids = torch.tensor([ids])
+    hidden, _, _ = adapted.hidden_states(ids, torch.ones_like(ids), torch.tensor([questioner]), roles)
+    return ids, hidden
+
+
 @pytest.mark.parametrize("name", list(VARIANTS))
-def test_every_variant_starts_as_the_base_model(base, name):
+def test_every_variant_starts_from_the_base_model(base, name):
     model, vocab = base
-    adapted = QuestionerAwareLM(model, VARIANTS[name], questioners=2, clusters=2, sizes=SIZES, seed=0)
-    ids = torch.tensor([encode_example(vocab, TEXTS[0], TEXTS[1], 8, 8)[0]])
-    mask = torch.ones_like(ids)
-    hidden, _, _ = adapted.hidden_states(ids, mask, torch.tensor([1]))
+    spec = VARIANTS[name]
+    adapted = QuestionerAwareLM(model, spec, questioners=2, clusters=2, sizes=SIZES, seed=0, groups=4)
+    ids, hidden = _hidden(adapted, vocab, 1)
+    _, other = _hidden(adapted, vocab, 0)
     reference = model.base_model(input_ids=ids).last_hidden_state
-    if VARIANTS[name].questioner_tower:  # the mean of two towers halves the MLP at the start
+    if spec.id_prefix:  # the base model reading the questioner's vector in front of the tokens
+        embeds = torch.cat([adapted.prefix(torch.tensor([1]))[:, None], model.get_input_embeddings()(ids)], 1)
+        prefixed = model.base_model(inputs_embeds=embeds).last_hidden_state[:, 1:]
+        assert torch.allclose(hidden, prefixed, atol=1e-5)
+    elif spec.bottleneck_tower:  # the towers' mean halves each MLP; the new tower starts at zero
         assert not torch.allclose(hidden, reference, atol=1e-5)
-    elif not VARIANTS[name].id_prefix:
+        assert torch.allclose(hidden, other, atol=1e-5)
+    elif spec.streams:  # the role embedding: who asks changes the state from the first step
+        assert not torch.allclose(hidden, other, atol=1e-5)
+    else:  # LoRA starts at zero: exactly the base model, whoever asks
         assert torch.allclose(hidden, reference, atol=1e-5)
-    assert all(not p.requires_grad for p in adapted.lm.parameters()
-               if p is adapted.lm.get_input_embeddings().weight)
+        assert torch.allclose(other, reference, atol=1e-5)
+    assert not adapted.lm.get_input_embeddings().weight.requires_grad
 
 
-def test_full_variant_learns_who_is_asking(base):
+def test_contrast_reaches_the_specific_stream_only(base):
+    """The full variant's contrastive loss has no gradient in the general tower or the general
+    final norm, and a non-zero one in the role embedding and the specific towers."""
     model, vocab = base
-    adapted = QuestionerAwareLM(model, VARIANTS["full"], 2, 2, SIZES, seed=0)
-    history = finetune(adapted, examples(vocab), vocab, Budget(40, 8, 1e-2, 2),
-                       ContrastSettings(), seed=0)
-    assert history[-1]["lm"] < history[0]["lm"]
-    assert any(h["contrastive"] > 0 for h in history)
-    prompt = [encode_example(vocab, TEXTS[0], None, 8, 8)[0]] * 2
-    replies = generate_replies(adapted, vocab, prompt, [0, 1], max_new_tokens=6)
-    assert replies[0] != replies[1]  # same query, different questioners
+    adapted = QuestionerAwareLM(model, VARIANTS["full"], 2, 2, SIZES, seed=0, groups=4)
+    adapted.train()
+    batch = collate_examples(examples(vocab), vocab.pad_id)
+    for _ in range(2):  # the first pass fills the prototype queues
+        adapted.zero_grad()
+        adapted.lm_loss(batch["ids"], batch["mask"], batch["labels"], batch["questioners"], batch["roles"])
+        loss = adapted.stream_contrastive_loss(adapted.specific_representation(batch["roles"]),
+                                               batch["questioners"], batch["clusters"],
+                                               batch["groups"], 0.1)
+    loss.backward()
+    assert loss.item() > 0
+    grads = {n: p.grad for n, p in adapted.named_parameters() if p.requires_grad}
+    general = [g for n, g in grads.items() if ".mlp.general." in n]
+    specific = [g for n, g in grads.items() if ".mlp.specific." in n or "role_embedding" in n]
+    assert general and all(g is None or float(g.abs().sum()) == 0.0 for g in general)
+    assert specific and all(g is not None and float(g.abs().sum()) > 0 for g in specific)
 
 
-def test_cached_generation_matches_full_recomputation(base):
+def questioner_world(vocab_texts=("how now", "what news", "shall we go", "is it late")):
+    """Both questioners ask the same queries; the reply depends only on who asks."""
+    replies = {0: "my lord , i come", 1: "away with thee , knave"}
+    return list(vocab_texts), replies
+
+
+@pytest.mark.parametrize("name", ["id_embedding", "dual_no_cl", "full"])
+def test_questioner_aware_variants_beat_blind_where_the_questioner_decides(name):
+    """Known answer: a blind model cannot rank the right reply first for both questioners of
+    a query (at most half), a questioner-aware one can (all)."""
+    queries, replies = questioner_world()
+    vocab = WordPieceVocab.fit([*queries, *replies.values()])
+    model = build_gpt2(len(vocab), DecoderSpec(layers=1, hidden=16, heads=2, max_positions=48), 0).eval()
+    rows = [{"ids": encode_example(vocab, q, replies[who], 8, 8)[0],
+             "prompt_len": encode_example(vocab, q, None, 8, 8)[1],
+             "questioner": who, "cluster": 0, "group": 0}
+            for q in queries for who in (0, 1)] * 4
+    accuracy = {}
+    for variant in ("blind", name):
+        adapted = QuestionerAwareLM(model, VARIANTS[variant], 2, 1, SIZES, seed=0, groups=1)
+        finetune(adapted, rows, vocab, Budget(60, 8, 2e-2, 3), ContrastSettings(), seed=0)
+        own = reply_log_likelihood(adapted, vocab, rows[:8])
+        swapped = [{**r, "ids": encode_example(vocab, queries[i // 2], replies[1 - r["questioner"]], 8, 8)[0]}
+                   for i, r in enumerate(rows[:8])]
+        other = reply_log_likelihood(adapted, vocab, swapped)
+        accuracy[variant] = sum(a > b for a, b in zip(own, other, strict=True)) / len(own)
+    assert accuracy["blind"] <= 0.5
+    assert accuracy[name] >= 0.75
+
+
+@pytest.mark.parametrize("name", ["id_embedding", "full"])
+def test_cached_generation_matches_full_recomputation(base, name):
     model, vocab = base
-    adapted = QuestionerAwareLM(model, VARIANTS["id_embedding"], 2, 2, SIZES, seed=0)
+    adapted = QuestionerAwareLM(model, VARIANTS[name], 2, 2, SIZES, seed=0, groups=4)
     finetune(adapted, examples(vocab), vocab, Budget(10, 8, 1e-2, 2), ContrastSettings(), seed=0)
     prompts = [encode_example(vocab, t, None, 8, 8)[0] for t in TEXTS[:2]]
-    cached = generate_replies(adapted, vocab, prompts, [0, 1], max_new_tokens=5, no_repeat_ngram=0)
+    greedy = GenerationConfig(max_new_tokens=5, do_sample=False)
+    cached = generate_replies(adapted, vocab, prompts, [0, 1], greedy)
     # recompute each reply token by token without the KV cache
     for prompt, who, reply in zip(prompts, [0, 1], cached, strict=True):
         seq = list(prompt)
         for _ in range(5):
             ids = torch.tensor([seq])
-            hidden, _, _ = adapted.hidden_states(ids, torch.ones_like(ids), torch.tensor([who]))
+            roles = torch.tensor([token_roles(len(prompt), len(prompt), who) + [1] * (len(seq) - len(prompt))])
+            hidden, _, _ = adapted.hidden_states(ids, torch.ones_like(ids), torch.tensor([who]), roles)
             logits = adapted.logits(hidden[:, -1])[0]
             logits[[vocab.pad_id, vocab.bos_id, vocab.unk_id]] = -float("inf")
             if len(seq) == len(prompt):
@@ -89,6 +156,22 @@ def test_cached_generation_matches_full_recomputation(base):
                 break
             seq.append(token)
         assert vocab.decode(seq[len(prompt):]) == reply
+
+
+def test_sampling_is_seeded_and_never_repeats_a_blocked_ngram(base):
+    model, vocab = base
+    adapted = QuestionerAwareLM(model, VARIANTS["blind"], 2, 2, SIZES, seed=0)
+    prompts = [encode_example(vocab, t, None, 8, 8)[0] for t in TEXTS] * 4
+    config = GenerationConfig(max_new_tokens=12, do_sample=True, top_p=0.9, top_k=0,
+                              temperature=1.5, no_repeat_ngram_size=2)
+    first = generate_replies(adapted, vocab, prompts, [0] * len(prompts), config, seed=3)
+    again = generate_replies(adapted, vocab, prompts, [0] * len(prompts), config, seed=3)
+    other = generate_replies(adapted, vocab, prompts, [0] * len(prompts), config, seed=4)
+    assert first == again and first != other
+    for prompt, reply in zip(prompts, first, strict=True):
+        sequence = [*prompt, *vocab.encode(reply)]
+        bigrams = list(zip(sequence, sequence[1:], strict=False))
+        assert len(bigrams) == len(set(bigrams))
 
 
 def test_pack_and_unpack_round_trip(base):
@@ -119,7 +202,8 @@ def test_a_local_checkpoint_loads_and_trains(tmp_path):
              "prompt_len": 4, "questioner": k % 2, "cluster": 0} for k in range(8)]
     history = finetune(adapted, rows, codec, Budget(3, 4, 1e-3, 1), ContrastSettings(), seed=0)
     assert len(history) == 3
-    reply = generate_replies(adapted, codec, [encode_example(codec, "hello", None, 8, 8)[0]], [0], 3)
+    reply = generate_replies(adapted, codec, [encode_example(codec, "hello", None, 8, 8)[0]], [0],
+                             GenerationConfig(max_new_tokens=3, do_sample=False))
     assert isinstance(reply[0], str)
 
 

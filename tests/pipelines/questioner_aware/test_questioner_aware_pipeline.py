@@ -15,19 +15,17 @@ from dcpipelines.pipelines.questioner_aware.pipeline import VARIANTS
 ROOT = Path(__file__).resolve().parents[3]
 
 
-LINES = {
-    "A": ["how now, my lord?", "what news from the court?", "shall we go?", "is it late?"],
-    "B": ["good morrow, sir!", "where is the king?", "art thou well?", "who comes here?"],
-}
+LINES = ["how now, my lord?", "what news from the court?", "shall we go?", "is it late?"]
 
 
 def pairs_table() -> pd.DataFrame:
+    """Both questioners ask the same lines; the reply depends only on who asks."""
     rows = []
     for k in range(48):
         questioner = "AB"[k % 2]
         rows.append({
             "pair_id": f"play:{k}", "source": "play", "language": "en", "episode": f"e{k // 4}",
-            "questioner": questioner, "query": LINES[questioner][k % 4], "responder": "R",
+            "questioner": questioner, "query": LINES[(k // 2) % 4], "responder": "R",
             "response": "my lord, i come" if questioner == "A" else "away with thee",
             "split": "test" if k % 8 in (6, 7) else "train",
         })
@@ -40,7 +38,15 @@ def params() -> dict:
     return values
 
 
-def test_pipeline_reports_every_variant(tmp_path):
+def direction_params() -> dict:
+    """The test sizes, trained long enough on the tiny world for the effect to show."""
+    values = params()
+    values["runs"]["variants"] = ["zero_shot", "blind", "dual_no_cl", "full"]
+    values["finetune"]["training"].update(steps=40, learning_rate=0.02)
+    return values
+
+
+def test_pipeline_reports_every_variant_and_the_questioner_matters(tmp_path):
     pairs = pairs_table()
     turns = pd.DataFrame({"text": [*pairs["query"], *pairs["response"]] * 3})
     catalog = DataCatalog({
@@ -48,22 +54,31 @@ def test_pipeline_reports_every_variant(tmp_path):
         "script_turns": MemoryDataset(turns),
         "questioner_aware.query_embeddings": CacheDataset(str(tmp_path / "emb.parquet")),
         "questioner_aware.base_decoder": CacheDataset(str(tmp_path / "dec.pt")),
-        **{f"params:questioner_aware.{k}": MemoryDataset(v) for k, v in params().items()},
+        **{f"params:questioner_aware.{k}": MemoryDataset(v) for k, v in direction_params().items()},
     })
     outputs = SequentialRunner().run(create_pipeline(), catalog)
     report = outputs["questioner_aware.report"].load()
+    m = report.metrics
+    ran = direction_params()["runs"]["variants"]
     for variant in VARIANTS:
-        for metric in ("bleu", "rougeL", "distinct2"):
-            assert f"{variant}_{metric}" in report.metrics
-    assert {"num_questioners", "num_responders", "num_pairs", "num_clusters"} <= set(report.metrics)
-    assert report.metrics["num_questioners"] == 2 and report.metrics["num_clusters"] == 2
-    assert "full_awareness_spread" in report.metrics
+        keys = {f"{variant}_rougeL", f"en_{variant}_rouge_l_paper", f"en_{variant}_rouge_l_paper_ci_low",
+                f"en_{variant}_questioner_rank_acc", f"en_{variant}_repeat_rate"}
+        assert keys <= set(m) if variant in ran else not keys & set(m)
+    assert {"base_decoder_perplexity", "en_base_decoder_perplexity", "questioner_rank_chance"} <= set(m)
+    assert m["num_questioners"] == 2 and m["num_clusters"] == 2
+    assert m["en_questioner_rank_chance"] == 0.5  # the own reply against the other questioner's
+    # the known answer: who asks decides the reply, so blind ranks at most half right and the
+    # paper's model, and its ablation without contrast, rank them all right
+    assert m["en_blind_questioner_rank_acc"] <= 0.5
+    assert m["en_full_questioner_rank_acc"] == 1.0 and m["en_dual_no_cl_questioner_rank_acc"] == 1.0
+    assert m["en_full_rouge_l_paper"] > m["en_blind_rouge_l_paper"]
+    assert "full_awareness_spread" in m
     assert (tmp_path / "dec.pt").is_file() and (tmp_path / "emb.parquet").is_file()
 
 
 def test_pretraining_leaves_out_validation_and_test_turns():
     pairs = pairs_table()
-    turns = pd.DataFrame({"text": ["shall we go?", "a line nobody says in a pair", "away with thee"]})
+    turns = pd.DataFrame({"text": ["is it late?", "a line nobody says in a pair", "away with thee"]})
     corpus = nodes.pretraining_corpus(turns, pairs)
     assert corpus == ["a line nobody says in a pair"]
 

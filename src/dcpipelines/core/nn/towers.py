@@ -1,8 +1,11 @@
-"""The dual feed-forward tower of the questioner-aware decoder layer.
+"""Feed-forward towers of the questioner-aware decoder layer.
 
-Each layer keeps its attention and replaces its MLP by the mean of two towers: the general,
-cross-questioner tower (the pretrained MLP with LoRA) and a questioner-specific low-rank MLP
-whose bottleneck is shifted by a learned embedding of the questioner.
+The paper's layout (:class:`StreamMLP`, :class:`StreamNorm`): two streams, a general one and a
+questioner-specific one whose input tokens carry a questioner (role) embedding, share each
+layer's attention; each has its own feed-forward tower and final norm; the LM head reads the
+mean of the two final states. The ``bottleneck_shift`` ablation (:class:`DualTowerMLP`) keeps
+one stream and replaces each MLP by the mean of the general MLP and a low-rank MLP whose
+bottleneck is shifted by a learned embedding of the questioner.
 """
 
 from __future__ import annotations
@@ -49,3 +52,52 @@ class DualTowerMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return 0.5 * (self.general(x) + self.specific(x))
+
+
+# ---- the two-stream layout of the paper's model ----
+class LowRankMLP(nn.Module):
+    """``down(silu(gate(x)) * up(x))`` with a ``rank``-wide middle: the questioner-specific
+    feed-forward tower of the two-stream model (a gated MLP, as in the base LMs of the paper)."""
+
+    def __init__(self, hidden: int, rank: int) -> None:
+        super().__init__()
+        self.gate = nn.Linear(hidden, rank, bias=False)
+        self.up = nn.Linear(hidden, rank, bias=False)
+        self.down = nn.Linear(rank, hidden, bias=False)
+        for layer in (self.gate, self.up, self.down):
+            nn.init.normal_(layer.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(F.silu(self.gate(x)) * self.up(x))
+
+
+class StreamMLP(nn.Module):
+    """The feed-forward part of one layer for a batch holding two streams stacked on the batch
+    axis: the first half (general stream) goes through the general MLP, the second half
+    (questioner-specific stream) through the low-rank specific MLP. Attention, applied before
+    it by the unchanged decoder layer, is shared by both streams."""
+
+    def __init__(self, general: nn.Module, specific: nn.Module) -> None:
+        super().__init__()
+        self.general = general
+        self.specific = specific
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        half = x.shape[0] // 2
+        return torch.cat([self.general(x[:half]), self.specific(x[half:])], dim=0)
+
+
+class StreamNorm(nn.Module):
+    """The final norm of a two-stream batch: each stream its own norm. Keeps the specific
+    stream's last-layer output (before its norm) for the contrastive representation."""
+
+    def __init__(self, general: nn.Module, specific: nn.Module) -> None:
+        super().__init__()
+        self.general = general
+        self.specific = specific
+        self.last_specific: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        half = x.shape[0] // 2
+        self.last_specific = x[half:]
+        return torch.cat([self.general(x[:half]), self.specific(x[half:])], dim=0)

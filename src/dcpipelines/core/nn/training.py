@@ -1,4 +1,4 @@
-"""Training (PyTorch Lightning) and greedy generation for the base and questioner-aware decoders."""
+"""Training (PyTorch Lightning), reply scoring and generation (greedy or sampled) for the base and questioner-aware decoders."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from dcpipelines.core.nn.decoder import TextCodec
-from dcpipelines.core.nn.questioner_aware import QuestionerAwareLM
+from dcpipelines.core.nn.questioner_aware import RESPONDER_ROLE, QuestionerAwareLM, token_roles
 from dcpipelines.core.progress import bars_shown
 from dcpipelines.core.seeds import derive_seed
 
@@ -115,6 +115,24 @@ def pretrain(model: Any, blocks: list[torch.Tensor], budget: Budget, seed: int) 
     return system.history
 
 
+@torch.no_grad()
+def held_out_perplexity(model: Any, codec: TextCodec, texts: Sequence[str], batch_size: int = 64) -> float:
+    """Token perplexity of a causal LM on ``texts``, each scored as ``[CLS] text [SEP]``
+    (cut to the model's context length)."""
+    model.eval()
+    total, count = 0.0, 0
+    width = int(getattr(model.config, "max_position_embeddings", 0) or 10**9)
+    rows = [[codec.bos_id, *codec.encode(t), codec.sep_id][:width] for t in texts if t]
+    for start in range(0, len(rows), batch_size):
+        ids, mask = pad_right(rows[start : start + batch_size], codec.pad_id)
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+        total += float(torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100, reduction="sum"))
+        count += int((targets != -100).sum())
+    return float(math.exp(total / max(count, 1)))
+
+
 # ---- fine-tuning one variant ----
 @dataclass(frozen=True)
 class ContrastSettings:
@@ -125,7 +143,9 @@ class ContrastSettings:
 
 
 class QuestionerAwareFinetuning(pl.LightningModule):
-    """LM loss on the response, plus the weighted prototype contrast for contrastive variants."""
+    """LM loss on the response, plus the weighted prototype contrast for contrastive variants:
+    on the specific stream's representation through two projection heads (the paper), or on
+    two input-augmented views (the ``bottleneck_shift`` ablation)."""
 
     def __init__(self, model: QuestionerAwareLM, budget: Budget, contrast: ContrastSettings,
                  codec: TextCodec, seed: int) -> None:
@@ -138,12 +158,22 @@ class QuestionerAwareFinetuning(pl.LightningModule):
         self.history: list[dict[str, float]] = []
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        lm = self.model.lm_loss(batch["ids"], batch["mask"], batch["labels"], batch["questioners"])
+        spec = self.model.spec
+        lm = self.model.lm_loss(batch["ids"], batch["mask"], batch["labels"], batch["questioners"],
+                                batch["roles"])
         loss, record = lm, {"lm": float(lm.detach())}
-        if self.model.spec.contrastive:
+        if spec.contrastive and spec.streams:
+            representation = self.model.specific_representation(batch["roles"])
+            cl = self.model.stream_contrastive_loss(representation, batch["questioners"],
+                                                    batch["clusters"], batch["groups"],
+                                                    self.contrast.temperature)
+        elif spec.augmented_views:
             views = [self._masked(batch["ids"], batch["mask"]), self._cropped(batch["ids"], batch["mask"])]
-            cl = self.model.contrastive_loss(views, batch["questioners"], batch["clusters"],
-                                             self.contrast.temperature)
+            cl = self.model.augmented_contrastive_loss(views, batch["questioners"], batch["groups"],
+                                                       self.contrast.temperature)
+        else:
+            cl = None
+        if cl is not None:
             loss = lm + self.contrast.weight * cl
             record["contrastive"] = float(cl.detach())
         self.history.append(record)
@@ -169,78 +199,130 @@ class QuestionerAwareFinetuning(pl.LightningModule):
         return _scheduler(optimizer, self.budget)
 
 
+def collate_examples(rows: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """A batch of examples (ids, prompt_len, questioner, cluster, group): padded ids, mask,
+    labels on the reply only, token roles and the per-row labels."""
+    ids, mask = pad_right([r["ids"] for r in rows], pad_id)
+    labels = ids.masked_fill(mask == 0, -100)
+    roles = torch.zeros_like(ids)
+    for i, r in enumerate(rows):
+        labels[i, : r["prompt_len"]] = -100
+        roles[i, : len(r["ids"])] = torch.tensor(token_roles(len(r["ids"]), r["prompt_len"], r["questioner"]))
+    return {
+        "ids": ids, "mask": mask, "labels": labels, "roles": roles,
+        "questioners": torch.tensor([r["questioner"] for r in rows]),
+        "clusters": torch.tensor([r["cluster"] for r in rows]),
+        "groups": torch.tensor([r.get("group", r["cluster"]) for r in rows]),
+    }
+
+
 def finetune(model: QuestionerAwareLM, examples: list[dict[str, Any]], codec: TextCodec,
              budget: Budget, contrast: ContrastSettings, seed: int) -> list[dict[str, float]]:
     """Train ``model``'s adapters in place on ``examples`` (ids, prompt_len, questioner,
-    cluster); returns the per-step losses."""
+    cluster, optional contrast group); returns the per-step losses."""
     pl.seed_everything(seed, workers=True, verbose=False)
-
-    def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        ids, mask = pad_right([r["ids"] for r in rows], codec.pad_id)
-        labels = ids.masked_fill(mask == 0, -100)
-        for i, r in enumerate(rows):
-            labels[i, : r["prompt_len"]] = -100
-        return {
-            "ids": ids, "mask": mask, "labels": labels,
-            "questioners": torch.tensor([r["questioner"] for r in rows]),
-            "clusters": torch.tensor([r["cluster"] for r in rows]),
-        }
-
     system = QuestionerAwareFinetuning(model, budget, contrast, codec, seed)
-    _trainer(budget.steps).fit(system, _loader(examples, budget.batch_size, collate, seed))
+    loader = _loader(examples, budget.batch_size, lambda rows: collate_examples(rows, codec.pad_id), seed)
+    _trainer(budget.steps).fit(system, loader)
     model.eval()
     return system.history
 
 
+@torch.no_grad()
+def reply_log_likelihood(model: QuestionerAwareLM, codec: TextCodec, examples: list[dict[str, Any]],
+                         batch_size: int = 64) -> list[float]:
+    """Mean log-probability per reply token of each example's reply given its prompt and
+    questioner (teacher forcing): the score by which replies are ranked."""
+    model.eval()
+    scores: list[float] = []
+    for start in range(0, len(examples), batch_size):
+        batch = collate_examples(examples[start : start + batch_size], codec.pad_id)
+        hidden, _, _ = model.hidden_states(batch["ids"], batch["mask"], batch["questioners"], batch["roles"])
+        logp = torch.log_softmax(model.logits(hidden[:, :-1]).float(), dim=-1)
+        targets = batch["labels"][:, 1:]
+        chosen = targets != -100
+        picked = logp.gather(-1, targets.clamp(min=0)[..., None])[..., 0] * chosen
+        scores += (picked.sum(1) / chosen.sum(1).clamp(min=1)).tolist()
+    return scores
+
+
 # ---- generation ----
+def logits_processors(config: Any, prompt_width: int) -> list[Any]:
+    """The ``transformers`` logits processors and warpers that ``config`` (a
+    ``transformers.GenerationConfig``) asks for, in the order ``generate`` applies them; the
+    repetition penalty ignores the prompt."""
+    from transformers.generation import logits_process as lp
+
+    chain: list[Any] = []
+    if config.repetition_penalty and config.repetition_penalty != 1.0:
+        chain.append(lp.RepetitionPenaltyLogitsProcessor(config.repetition_penalty,
+                                                         prompt_ignore_length=prompt_width))
+    if config.no_repeat_ngram_size:
+        chain.append(lp.NoRepeatNGramLogitsProcessor(config.no_repeat_ngram_size))
+    if config.do_sample:
+        if config.temperature and config.temperature != 1.0:
+            chain.append(lp.TemperatureLogitsWarper(config.temperature))
+        if config.top_k:
+            chain.append(lp.TopKLogitsWarper(config.top_k))
+        if config.top_p is not None and config.top_p < 1.0:
+            chain.append(lp.TopPLogitsWarper(config.top_p))
+    return chain
+
+
+def _left_padded(codec: TextCodec, chunk: list[list[int]], questioners: list[int],
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(p) for p in chunk)
+    ids = torch.full((len(chunk), width), codec.pad_id, dtype=torch.long)
+    mask, roles = torch.zeros_like(ids), torch.zeros_like(ids)
+    for i, (p, q) in enumerate(zip(chunk, questioners, strict=True)):
+        ids[i, width - len(p):] = torch.tensor(p)
+        mask[i, width - len(p):] = 1
+        roles[i, width - len(p):] = torch.tensor(token_roles(len(p), len(p), q))
+    return ids, mask, roles
+
+
 @torch.no_grad()
 def generate_replies(model: QuestionerAwareLM, codec: TextCodec, prompts: list[list[int]],
-             questioners: list[int], max_new_tokens: int, batch_size: int = 64,
-             no_repeat_ngram: int = 3) -> list[str]:
-    """Greedy replies (KV cache, left padding), with repeated n-grams blocked."""
+                     questioners: list[int], config: Any, seed: int = 0,
+                     batch_size: int = 64) -> list[str]:
+    """Replies decoded with the settings of ``config`` (a ``transformers.GenerationConfig``:
+    greedy or nucleus sampling, repetition penalty, ``no_repeat_ngram_size``,
+    ``max_new_tokens``), with a KV cache and left padding; sampling draws from ``seed``."""
     model.eval()
     replies: list[str] = []
     banned_always = sorted({codec.pad_id, codec.bos_id, getattr(codec, "unk_id", codec.pad_id)})
+    draws = torch.Generator().manual_seed(int(seed))
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
-        who = torch.tensor(questioners[start : start + batch_size])
-        width = max(len(p) for p in chunk)
-        ids = torch.full((len(chunk), width), codec.pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, p in enumerate(chunk):
-            ids[i, width - len(p):] = torch.tensor(p)
-            mask[i, width - len(p):] = 1
-        hidden, past, mask = model.hidden_states(ids, mask, who)
-        produced = [list(p) for p in chunk]
+        who_list = questioners[start : start + batch_size]
+        who = torch.tensor(who_list)
+        ids, mask, roles = _left_padded(codec, chunk, who_list)
+        chain = logits_processors(config, ids.shape[1])
+        hidden, past, mask = model.hidden_states(ids, mask, who, roles)
+        produced = ids
         out: list[list[int]] = [[] for _ in chunk]
         done = torch.zeros(len(chunk), dtype=torch.bool)
-        for step in range(max_new_tokens):
+        for step in range(int(config.max_new_tokens)):
             logits = model.logits(hidden[:, -1]).float()
             logits[:, banned_always] = -np.inf
             if step == 0:
                 logits[:, codec.sep_id] = -np.inf
-            for i, seq in enumerate(produced):
-                for token in _repeating(seq, no_repeat_ngram):
-                    logits[i, token] = -np.inf
-            nxt = logits.argmax(-1)
+            for process in chain:
+                logits = process(produced, logits)
+            if config.do_sample:
+                nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=draws)[:, 0]
+            else:
+                nxt = logits.argmax(-1)
             nxt = torch.where(done, torch.full_like(nxt, codec.pad_id), nxt)
             for i, token in enumerate(nxt.tolist()):
-                if not done[i]:
-                    produced[i].append(token)
-                    if token != codec.sep_id:
-                        out[i].append(token)
+                if not done[i] and token != codec.sep_id:
+                    out[i].append(token)
+            produced = torch.cat([produced, nxt[:, None]], 1)
             done |= nxt == codec.sep_id
             if bool(done.all()):
                 break
             mask = torch.cat([mask, (~done).long()[:, None] | (nxt == codec.sep_id).long()[:, None]], 1)
-            hidden, past, mask = model.hidden_states(nxt[:, None], mask, who, past=past)
+            step_roles = torch.full_like(nxt[:, None], RESPONDER_ROLE)
+            hidden, past, mask = model.hidden_states(nxt[:, None], mask, who, step_roles, past=past)
         replies += [codec.decode(o) for o in out]
     return replies
-
-
-def _repeating(seq: list[int], n: int) -> list[int]:
-    """Tokens that would repeat an n-gram already in ``seq``."""
-    if n <= 0 or len(seq) < n:
-        return []
-    prefix = tuple(seq[-(n - 1):]) if n > 1 else ()
-    return [seq[i + n - 1] for i in range(len(seq) - n + 1) if tuple(seq[i : i + n - 1]) == prefix]

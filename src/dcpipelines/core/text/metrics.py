@@ -85,3 +85,56 @@ def questioner_awareness(
         others = [rouge_l(text, reference) for q, text in by_questioner.items() if q != true]
         advantages.append(float(100 * (own - np.mean(others))) if others else 0.0)
     return float(np.mean(spreads)), float(np.mean(advantages))
+
+
+# ---- the paper's way (the authors' evaluation scripts) ----
+def paper_tokens(text: str, language: str) -> str:
+    """Text as the authors hand it to the ``rouge`` package: English split on whitespace as
+    written, Chinese one character per token (characters joined by spaces)."""
+    if language == "zh":
+        return " ".join(ch for ch in text if not ch.isspace())
+    return " ".join(text.split())
+
+
+def paper_rouge(candidates: Sequence[str], references: Sequence[str], language: str,
+                ) -> dict[str, list[float]]:
+    """Per-pair ROUGE-1/2/L F1 (x100) from the ``rouge`` package, computed as the authors do;
+    an empty reply or reference scores 0 (the authors' loop skips it but still divides by the
+    number of pairs)."""
+    from rouge import Rouge
+
+    if len(candidates) != len(references):
+        raise ValueError("candidates and references differ in length")
+    scorer = Rouge()
+    out: dict[str, list[float]] = {"rouge_1": [], "rouge_2": [], "rouge_l": []}
+    for candidate, reference in zip(candidates, references, strict=True):
+        hyp, ref = paper_tokens(candidate, language), paper_tokens(reference, language)
+        try:
+            score = scorer.get_scores(hyp, ref, avg=True)
+        except (ValueError, RecursionError):
+            score = None
+        for key, name in (("rouge_1", "rouge-1"), ("rouge_2", "rouge-2"), ("rouge_l", "rouge-l")):
+            out[key].append(100.0 * score[name]["f"] if score else 0.0)
+    return out
+
+
+def sacre_bleu(candidates: Sequence[str], references: Sequence[str], language: str) -> float:
+    """Corpus BLEU (0-100) with sacrebleu's standard tokenizer for the language (``13a`` for
+    English, ``zh`` for Chinese) on the raw texts."""
+    import sacrebleu
+
+    tokenize = "zh" if language == "zh" else "13a"
+    return float(sacrebleu.corpus_bleu(list(candidates), [list(references)], tokenize=tokenize).score)
+
+
+def has_repeated_ngram(tokens: Sequence[str], n: int) -> bool:
+    """Whether some n-gram occurs twice in ``tokens``."""
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return len(set(grams)) < len(grams)
+
+
+def repeat_rate(candidates: Sequence[str], n: int = 3) -> float:
+    """Share of replies in which some n-gram of metric tokens repeats (degenerate loops)."""
+    if not candidates:
+        return 0.0
+    return float(np.mean([has_repeated_ngram(metric_tokens(c), n) for c in candidates]))

@@ -113,14 +113,45 @@ def _materialise(base_decoder: dict) -> tuple[Any, Any]:
     return unpack_decoder(base_decoder)
 
 
-# ---- one variant: train, generate, measure ----
-def variant_runner(variant: str) -> Callable[..., dict[str, Any]]:
-    """The node function that trains and evaluates ``variant``."""
+def base_decoder_perplexity(base_decoder: dict, mqdialog_pairs: pd.DataFrame) -> dict[str, float]:
+    """Perplexity of the base decoder on the held-out turns (queries and replies of validation
+    and test pairs, which pre-training left out), per language and overall."""
+    from dcpipelines.core.nn.training import held_out_perplexity
 
-    def run(clustered_pairs: pd.DataFrame, base_decoder: dict, data: dict, adapters: dict,
-            training: dict, contrast: dict, generation: dict, seed: int) -> dict[str, Any]:
-        return train_and_generate(variant, clustered_pairs, base_decoder, data, adapters,
-                                  training, contrast, generation, int(seed))
+    base, codec = _materialise(base_decoder)
+    held_out = mqdialog_pairs[mqdialog_pairs["split"] != "train"]
+    out: dict[str, float] = {}
+    for language, part in held_out.groupby("language"):
+        out[str(language)] = held_out_perplexity(base, codec, [*part["query"], *part["response"]])
+    out["all"] = held_out_perplexity(base, codec, [*held_out["query"], *held_out["response"]])
+    return out
+
+
+def rank_candidates(clustered_pairs: pd.DataFrame, ranking: dict, seed: int) -> pd.DataFrame:
+    """For each test pair: its own reply and, for each other questioner of the same responder
+    (up to ``max_rivals``), one reply the responder gave that questioner in a held-out pair."""
+    from dcpipelines.core.seeds import derive_seed
+    from dcpipelines.core.text.ranking import rival_replies
+
+    rng = np.random.default_rng(derive_seed(int(seed), "questioner_aware.rank_candidates"))
+    return rival_replies(clustered_pairs, int(ranking["max_rivals"]), rng)
+
+
+# ---- one variant: train, generate, measure, once per seed ----
+def variant_runner(variant: str) -> Callable[..., dict[str, Any]]:
+    """The node function that trains and evaluates ``variant`` once per run seed (no runs
+    when ``runs.variants`` leaves the variant out)."""
+
+    def run(clustered_pairs: pd.DataFrame, base_decoder: dict, candidates: pd.DataFrame,
+            data: dict, finetune: dict, generation: dict, runs: dict, seed: int) -> dict[str, Any]:
+        from dcpipelines.core.seeds import seed_list
+
+        if variant not in runs["variants"]:
+            return {"variant": variant, "runs": []}
+        done = [train_and_generate(variant, clustered_pairs, base_decoder, candidates, data,
+                                   finetune, generation, run_seed)
+                for run_seed in seed_list(int(seed), int(runs["seeds"]))]
+        return {"variant": variant, "runs": done}
 
     run.__name__ = f"train_and_generate_{variant}"
     run.__qualname__ = run.__name__
@@ -131,90 +162,136 @@ def _prompt(row: Any) -> str:
     return f"{row.responder}: {row.query}"
 
 
-def train_and_generate(variant: str, pairs: pd.DataFrame, base_decoder: dict, data: dict,
-                       adapters: dict, training: dict, contrast: dict, generation: dict,
-                       seed: int) -> dict[str, Any]:
-    """Train one variant on the training split and answer the test queries."""
-    import torch
+def _ids(pairs: pd.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
+    questioners = sorted((pairs["source"] + "|" + pairs["questioner"]).unique())
+    responders = sorted((pairs["source"] + "|" + pairs["responder"]).unique())
+    return {q: i for i, q in enumerate(questioners)}, {r: i for i, r in enumerate(responders)}
 
+
+def _examples(table: pd.DataFrame, codec: Any, data: dict, ids: tuple[dict, dict], clusters: int,
+              within_clusters: bool, replies: Any = None) -> list[dict[str, Any]]:
+    """Encoded examples of ``table`` (its own replies, or ``replies`` in their place)."""
+    from dcpipelines.core.nn.training import encode_example
+
+    questioner_ids, responder_ids = ids
+    texts = table["response"] if replies is None else replies
+    rows = []
+    for row, reply in zip(table.itertuples(), texts, strict=True):
+        token_ids, prompt_len = encode_example(codec, _prompt(row), reply, int(data["max_query_tokens"]),
+                                               int(data["max_response_tokens"]))
+        responder = responder_ids[f"{row.source}|{row.responder}"]
+        rows.append({"ids": token_ids, "prompt_len": prompt_len, "cluster": int(row.cluster),
+                     "questioner": questioner_ids[f"{row.source}|{row.questioner}"],
+                     "group": responder * clusters + int(row.cluster) if within_clusters else responder})
+    return rows
+
+
+def train_and_generate(variant: str, pairs: pd.DataFrame, base_decoder: dict,
+                       candidates: pd.DataFrame, data: dict, finetune: dict, generation: dict,
+                       seed: int) -> dict[str, Any]:
+    """Train one variant on the training split (run seed ``seed``), answer every test query,
+    and rank each test pair's own reply against its rivals by likelihood."""
     from dcpipelines.core.nn.questioner_aware import VARIANTS, AdapterSizes, QuestionerAwareLM
-    from dcpipelines.core.nn.training import (
-        Budget,
-        ContrastSettings,
-        encode_example,
-        finetune,
-        generate_replies,
-    )
+    from dcpipelines.core.nn.training import Budget, ContrastSettings
+    from dcpipelines.core.nn.training import finetune as train_adapters
 
     base, codec = _materialise(base_decoder)
-    keys = pairs["source"] + "|" + pairs["questioner"]
-    questioner_ids = {q: i for i, q in enumerate(sorted(keys.unique()))}
+    ids = _ids(pairs)
     clusters = int(pairs["cluster"].max()) + 1
-    rng = np.random.default_rng(seed)
+    spec = VARIANTS[variant]
+    groups = len(ids[1]) * (clusters if spec.within_clusters else 1)
+    model = QuestionerAwareLM(base, spec, len(ids[0]), clusters, AdapterSizes(**finetune["adapters"]),
+                              seed=seed, groups=groups)
     train = pairs[pairs["split"] == "train"]
     if data.get("max_train_pairs") and len(train) > int(data["max_train_pairs"]):
+        rng = np.random.default_rng(seed)
         train = train.iloc[np.sort(rng.choice(len(train), int(data["max_train_pairs"]), replace=False))]
-    test = pairs[pairs["split"] == "test"]
-    if data.get("max_test_pairs") and len(test) > int(data["max_test_pairs"]):
-        test = test.iloc[np.sort(rng.choice(len(test), int(data["max_test_pairs"]), replace=False))]
-    max_q, max_r = int(data["max_query_tokens"]), int(data["max_response_tokens"])
-
-    spec = VARIANTS[variant]
-    model = QuestionerAwareLM(base, spec, len(questioner_ids), clusters,
-                           AdapterSizes(**adapters), seed=seed)
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     if spec.train:
-        examples = []
-        for row in train.itertuples():
-            ids, prompt_len = encode_example(codec, _prompt(row), row.response, max_q, max_r)
-            examples.append({"ids": ids, "prompt_len": prompt_len, "cluster": int(row.cluster),
-                             "questioner": questioner_ids[f"{row.source}|{row.questioner}"]})
-        history = finetune(model, examples, codec, Budget(**training),
-                           ContrastSettings(**contrast), seed=seed)
+        examples = _examples(train, codec, data, ids, clusters, spec.within_clusters)
+        history = train_adapters(model, examples, codec, Budget(**finetune["training"]),
+                                 ContrastSettings(**finetune["contrast"]), seed=seed)
     train_seconds = time.perf_counter() - started
-    torch.manual_seed(seed)
-    prompts = [encode_example(codec, _prompt(r), None, max_q, max_r)[0] for r in test.itertuples()]
-    who = [questioner_ids[f"{r.source}|{r.questioner}"] for r in test.itertuples()]
-    new_tokens = int(generation["max_new_tokens"])
-    replies = generate_replies(model, codec, prompts, who, new_tokens,
-                       no_repeat_ngram=int(generation["no_repeat_ngram"]))
-    table = test[["pair_id", "language", "responder", "questioner", "query", "response"]].assign(
-        reply=replies, variant=variant
-    )
-    awareness = None
-    if spec.questioner_tower or spec.id_prefix:
-        awareness = _ask_as_everyone(model, codec, test, pairs, questioner_ids, prompts,
-                                     int(data["awareness_queries"]), new_tokens, generation, rng)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return {"variant": variant, "replies": table, "history": history, "awareness": awareness,
-            "train_seconds": train_seconds, "trainable_parameters": trainable if spec.train else 0}
+    test = pairs[pairs["split"] == "test"]
+    return {
+        "seed": seed, "history": history, "train_seconds": train_seconds,
+        "replies": _answer(model, codec, test, ids, data, generation, seed),
+        "rank": _rank(model, codec, pairs, candidates, ids, data, clusters),
+        "awareness": _ask_as_everyone(model, codec, test, pairs, ids, data,
+                                      generation_config(generation), seed),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)
+        if spec.train else 0,
+    }
+
+
+def _answer(model: Any, codec: Any, test: pd.DataFrame, ids: tuple[dict, dict], data: dict,
+            generation: dict, seed: int) -> pd.DataFrame:
+    """Replies to every test query (and, for questioner-aware variants, a sample of them asked
+    by every questioner of the responder)."""
+    from dcpipelines.core.nn.training import encode_example, generate_replies
+    from dcpipelines.core.seeds import derive_seed
+
+    config = generation_config(generation)
+    prompts = [encode_example(codec, _prompt(r), None, int(data["max_query_tokens"]), 0)[0]
+               for r in test.itertuples()]
+    who = [ids[0][f"{r.source}|{r.questioner}"] for r in test.itertuples()]
+    replies = generate_replies(model, codec, prompts, who, config,
+                               seed=derive_seed(seed, "questioner_aware.sampling"))
+    return test[["pair_id", "language", "responder", "questioner", "query", "response"]].assign(
+        reply=replies)
+
+
+def generation_config(generation: dict) -> Any:
+    """The ``transformers.GenerationConfig`` of the replies (settings from the parameters)."""
+    from transformers import GenerationConfig
+
+    return GenerationConfig(**generation)
+
+
+def _rank(model: Any, codec: Any, pairs: pd.DataFrame, candidates: pd.DataFrame,
+          ids: tuple[dict, dict], data: dict, clusters: int) -> pd.DataFrame:
+    """Per test pair: whether the model's likelihood puts its own reply first among the
+    candidates, all scored as answers to the pair's query from the pair's questioner."""
+    from dcpipelines.core.nn.training import reply_log_likelihood
+
+    asked = pairs.set_index("pair_id").loc[candidates["pair_id"]].reset_index()
+    examples = _examples(asked, codec, data, ids, clusters, True, replies=candidates["candidate"])
+    scored = candidates.assign(score=reply_log_likelihood(model, codec, examples))
+    own = scored[scored["own"]].set_index("pair_id")
+    rivals = scored[~scored["own"]].groupby("pair_id")["score"].agg(["max", "size"])
+    own = own.loc[rivals.index]
+    return pd.DataFrame({
+        "pair_id": rivals.index.to_numpy(), "language": own["language"].to_numpy(),
+        "correct": (own["score"] > rivals["max"]).to_numpy().astype(float),
+        "chance": 1.0 / (1 + rivals["size"].to_numpy()),
+    })
 
 
 def _ask_as_everyone(model: Any, codec: Any, test: pd.DataFrame, pairs: pd.DataFrame,
-                     questioner_ids: dict[str, int], prompts: list[list[int]], count: int,
-                     new_tokens: int, generation: dict, rng: np.random.Generator) -> dict:
-    """Answer a sample of test queries once per questioner of their responder."""
-    from dcpipelines.core.nn.training import generate_replies
+                     ids: tuple[dict, dict], data: dict, config: Any, seed: int) -> dict | None:
+    """A sample of test queries answered once per (training) questioner of their responder."""
+    from dcpipelines.core.nn.training import encode_example, generate_replies
+    from dcpipelines.core.seeds import derive_seed
 
+    count = int(data.get("awareness_queries") or 0)
+    if count == 0 or not model.spec.questioner_aware or test.empty:
+        return None
     train = pairs[pairs["split"] == "train"]
     askers = train.groupby(["source", "responder"])["questioner"].agg(lambda s: sorted(set(s)))
-    chosen = np.sort(rng.choice(len(test), min(count, len(test)), replace=False))
-    jobs, owners = [], []
-    for i in chosen:
-        row = test.iloc[i]
-        for name in askers[(row["source"], row["responder"])]:
-            jobs.append((prompts[i], questioner_ids[f"{row['source']}|{name}"]))
-            owners.append((int(i), name))
-    texts = generate_replies(model, codec, [p for p, _ in jobs], [q for _, q in jobs], new_tokens,
-                     no_repeat_ngram=int(generation["no_repeat_ngram"]))
-    answers: dict[int, dict[str, str]] = {}
-    for (i, name), text in zip(owners, texts, strict=True):
-        answers.setdefault(i, {})[name] = text
+    rng = np.random.default_rng(derive_seed(seed, "questioner_aware.awareness"))
+    chosen = test.iloc[np.sort(rng.choice(len(test), min(count, len(test)), replace=False))]
+    jobs = [(row, name) for row in chosen.itertuples() for name in askers[(row.source, row.responder)]]
+    prompts = [encode_example(codec, _prompt(row), None, int(data["max_query_tokens"]), 0)[0]
+               for row, _ in jobs]
+    who = [ids[0][f"{row.source}|{name}"] for row, name in jobs]
+    texts = generate_replies(model, codec, prompts, who, config,
+                             seed=derive_seed(seed, "questioner_aware.sampling"))
+    answers: dict[str, dict[str, str]] = {}
+    for (row, name), text in zip(jobs, texts, strict=True):
+        answers.setdefault(row.pair_id, {})[name] = text
     return {
-        "answers": [answers[int(i)] for i in chosen],
-        "references": [test.iloc[int(i)]["response"] for i in chosen],
-        "questioners": [test.iloc[int(i)]["questioner"] for i in chosen],
-        "queries": [test.iloc[int(i)]["query"] for i in chosen],
-        "responders": [test.iloc[int(i)]["responder"] for i in chosen],
+        "answers": [answers[p] for p in chosen["pair_id"]],
+        "references": chosen["response"].tolist(), "questioners": chosen["questioner"].tolist(),
+        "queries": chosen["query"].tolist(), "responders": chosen["responder"].tolist(),
     }

@@ -1,11 +1,13 @@
 """The questioner_aware graph: embed and cluster queries, pre-train (or load) the base decoder,
-train every variant on the same budget, generate on the test split, report."""
+train every variant on the same budget once per run seed, answer and rank on the test split,
+report per language."""
 
 from kedro.pipeline import Node, Pipeline
 
 from dcpipelines.pipelines.questioner_aware import nodes, report
 
-VARIANTS = ["zero_shot", "blind", "id_embedding", "dual_no_cl", "dual_cl_no_cluster", "full"]
+VARIANTS = ["zero_shot", "blind", "id_embedding", "dual_no_cl", "dual_cl_no_cluster",
+            "bottleneck_shift", "full"]
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -13,8 +15,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     variant_nodes = [
         Node(
             nodes.variant_runner(variant),
-            ["clustered_pairs", "base_decoder", "params:data", "params:adapters",
-             "params:training", "params:contrast", "params:generation", "params:seed"],
+            ["clustered_pairs", "base_decoder", "rank_candidates", "params:data",
+             "params:finetune", "params:generation", "params:runs", "params:seed"],
             f"results_{variant}",
             name=f"train_and_generate_{variant}",
         )
@@ -32,10 +34,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.pretrain_base_decoder,
                  ["pretraining_texts", "params:decoder", "params:seed"],
                  "base_decoder", name="pretrain_base_decoder"),
+            Node(nodes.base_decoder_perplexity, ["base_decoder", "mqdialog_pairs"],
+                 "base_decoder_perplexity", name="base_decoder_perplexity"),
+            Node(nodes.rank_candidates, ["clustered_pairs", "params:ranking", "params:seed"],
+                 "rank_candidates", name="rank_candidates"),
             *variant_nodes,
             Node(
                 report.report_questioner_aware,
-                ["clustered_pairs", "cluster_summary", "base_decoder",
+                ["clustered_pairs", "cluster_summary", "base_decoder", "base_decoder_perplexity",
                  *[f"results_{v}" for v in VARIANTS]],
                 "report",
                 name="report_questioner_aware",
