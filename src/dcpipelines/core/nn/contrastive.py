@@ -50,12 +50,14 @@ class PrototypeQueue(nn.Module):
 
     @torch.no_grad()
     def push(self, projections: torch.Tensor, questioners: torch.Tensor, clusters: torch.Tensor) -> None:
+        """Append projections to their (cluster, questioner) queues, overwriting the oldest."""
         for z, q, c in zip(projections.detach(), questioners.tolist(), clusters.tolist(), strict=True):
             slot = int(self.count[c, q]) % self.size
             self.memory[c, q, slot] = z
             self.count[c, q] += 1
 
     def prototypes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per (cluster, questioner) mean of the stored projections, and which ones hold any."""
         filled = self.count.clamp(max=self.size)
         means = self.memory.sum(2) / filled.clamp(min=1).unsqueeze(-1)
         return means, filled > 0

@@ -20,8 +20,14 @@ class TextCodec(Protocol):
     bos_id: int
     sep_id: int
 
-    def encode(self, text: str) -> list[int]: ...
-    def decode(self, ids: list[int]) -> str: ...
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` (no special tokens)."""
+        ...
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of ``ids``, special tokens dropped."""
+        ...
+
     def __len__(self) -> int: ...
 
 
@@ -39,9 +45,11 @@ class HuggingFaceCodec:
         self.pad_id = int(pad) if pad is not None else self.sep_id
 
     def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` (no special tokens)."""
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def decode(self, ids: list[int]) -> str:
+        """The text of ``ids``, special tokens dropped."""
         return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
     def __len__(self) -> int:

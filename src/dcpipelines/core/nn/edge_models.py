@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from typing_extensions import override
 
 DIGIT_SIDE = 8
 
@@ -29,6 +30,7 @@ class DigitsCNN(nn.Module):
         )
         self.head = nn.Linear(2 * channels, classes)
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).mean(dim=(2, 3)))
 
@@ -49,6 +51,7 @@ class ImageCNN32(nn.Module):
         )
         self.head = nn.Linear(2 * width, classes)
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).mean(dim=(2, 3)))
 
@@ -67,6 +70,7 @@ class DigitsMLP(nn.Module):
             nn.Linear(hidden, classes),
         )
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
@@ -79,6 +83,7 @@ class ItemEmbeddingScorer(nn.Module):
         self.embedding = nn.Embedding(items, dim)
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, items))
 
+    @override
     def forward(self, item_ids: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.embedding(item_ids).mean(dim=1))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 
 class LoRA(nn.Module):
@@ -21,5 +22,6 @@ class LoRA(nn.Module):
         self.up = nn.Parameter(torch.zeros(rank, fan_out))
         self.scale = alpha / rank
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.base(x) + (x @ self.down @ self.up) * self.scale

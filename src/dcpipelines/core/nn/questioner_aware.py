@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typing_extensions import override
 
 from dcpipelines.core.nn.contrastive import PrototypeQueue, prototype_contrastive_loss
 from dcpipelines.core.nn.lora import LoRA
@@ -57,6 +58,7 @@ class VariantSpec:
 
     @property
     def questioner_aware(self) -> bool:
+        """Whether the variant sees who asks (streams, bottleneck tower or id prefix)."""
         return self.streams or self.bottleneck_tower or self.id_prefix
 
     @property
@@ -79,6 +81,7 @@ VARIANTS = {
 
 @dataclass(frozen=True)
 class AdapterSizes:
+    """Sizes of the trainable parts: LoRA rank and scale, specific-tower rank, projection and prototype-queue sizes."""
     lora_rank: int = 16
     lora_alpha: float = 8.0
     tower_rank: int = 64
@@ -109,6 +112,7 @@ class ProjectionHeads(nn.Module):
         self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
         self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
 
+    @override
     def forward(self, x: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
         return torch.einsum("bh,bdh->bd", x, self.weight[groups]) + self.bias[groups]
 
@@ -232,6 +236,7 @@ class QuestionerAwareLM(nn.Module):
         return hidden, out.past_key_values, mask
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Vocabulary logits of hidden states, through the base model's output layer."""
         return self.lm.get_output_embeddings()(hidden)
 
     def lm_loss(self, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typing_extensions import override
 
 
 class QuestionerContext:
@@ -35,6 +36,7 @@ class QuestionerTower(nn.Module):
         nn.init.zeros_(self.up.bias)
         self.context = context
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.context.questioners is None:
             raise RuntimeError("the questioner tower needs the batch's questioners (set the context)")
@@ -50,6 +52,7 @@ class DualTowerMLP(nn.Module):
         self.general = general
         self.specific = specific
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return 0.5 * (self.general(x) + self.specific(x))
 
@@ -67,6 +70,7 @@ class LowRankMLP(nn.Module):
         for layer in (self.gate, self.up, self.down):
             nn.init.normal_(layer.weight, std=0.02)
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down(F.silu(self.gate(x)) * self.up(x))
 
@@ -82,6 +86,7 @@ class StreamMLP(nn.Module):
         self.general = general
         self.specific = specific
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         half = x.shape[0] // 2
         return torch.cat([self.general(x[:half]), self.specific(x[half:])], dim=0)
@@ -97,6 +102,7 @@ class StreamNorm(nn.Module):
         self.specific = specific
         self.last_specific: torch.Tensor | None = None
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         half = x.shape[0] // 2
         self.last_specific = x[half:]

@@ -84,11 +84,13 @@ class CausalLMPretraining(pl.LightningModule):
         self.history: list[float] = []
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        """One optimisation step: the loss of ``batch``, recorded in the history."""
         loss = self.model(input_ids=batch, labels=batch).loss
         self.history.append(float(loss.detach()))
         return loss
 
     def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW with the budget's learning rate and its schedule."""
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.budget.learning_rate,
                                       weight_decay=0.01)
         return _scheduler(optimizer, self.budget)
@@ -136,6 +138,7 @@ def held_out_perplexity(model: Any, codec: TextCodec, texts: Sequence[str], batc
 # ---- fine-tuning one variant ----
 @dataclass(frozen=True)
 class ContrastSettings:
+    """Weight and temperature of the prototype contrast, and the input augmentations of the ablation."""
     weight: float = 0.5
     temperature: float = 0.1
     mask_probability: float = 0.15
@@ -158,6 +161,7 @@ class QuestionerAwareFinetuning(pl.LightningModule):
         self.history: list[dict[str, float]] = []
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """One optimisation step: the loss of ``batch``, recorded in the history."""
         spec = self.model.spec
         lm = self.model.lm_loss(batch["ids"], batch["mask"], batch["labels"], batch["questioners"],
                                 batch["roles"])
@@ -194,6 +198,7 @@ class QuestionerAwareFinetuning(pl.LightningModule):
         return pad_right(rows, self.pad_id)
 
     def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW with the budget's learning rate and its schedule."""
         params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=self.budget.learning_rate, weight_decay=0.0)
         return _scheduler(optimizer, self.budget)

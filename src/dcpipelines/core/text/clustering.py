@@ -10,6 +10,7 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Clustering:
+    """Query clusters: a label per query, centroids, and the silhouette of the chosen and of every tried k."""
     labels: np.ndarray  # one cluster id per query
     centroids: np.ndarray  # (k, dim)
     silhouette: float

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
+from typing_extensions import override
 
 PAD, UNK = 0, 1
 WORD = re.compile(r"[a-z']+|[.,!?;:]")
@@ -50,6 +51,7 @@ class Vocab:
         return len(self.tokens)
 
     def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` (no special tokens)."""
         index = self._index
         return [index.get(t, UNK) for t in split_units(text, self.unit)]
 
@@ -98,6 +100,7 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
+    @override
     def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).unbind(2)
@@ -124,6 +127,7 @@ class PrefixLM(nn.Module):
 
     @property
     def task(self) -> str:
+        """``classify`` when the model has a class head, else ``generate``."""
         return "classify" if self.num_classes else "generate"
 
     def forward(self, ids: torch.Tensor, prefix: torch.Tensor | None = None) -> torch.Tensor:

@@ -59,6 +59,7 @@ class WordPieceVocab:
 
     @classmethod
     def fit(cls, texts: Iterable[str], min_count: int = 1) -> WordPieceVocab:
+        """A vocabulary of every word piece seen at least ``min_count`` times, after the special tokens."""
         counts = Counter(piece for text in texts for piece in split_pieces(text))
         kept = sorted(t for t, n in counts.items() if n >= min_count and t not in SPECIALS)
         return cls([*SPECIALS, *kept])
@@ -72,6 +73,7 @@ class WordPieceVocab:
     sep_id = property(lambda self: 3)
 
     def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` (no special tokens)."""
         return [self.index.get(piece, self.unk_id) for piece in split_pieces(text)]
 
     def decode(self, ids: Iterable[int]) -> str:
