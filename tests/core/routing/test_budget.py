@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 
 from dcpipelines.core.routing import budget as b
-from dcpipelines.core.routing.routers import gain_order, prompt_length_order, routet2i_routing
+from dcpipelines.core.routing.routers import (
+    gain_order,
+    oracle_routing,
+    prompt_length_order,
+    routet2i_routing,
+)
 
 
 @pytest.mark.parametrize("n", [1, 7, 10, 333])
@@ -59,3 +64,16 @@ def test_gain_target_is_on_the_gain_not_on_absolute_quality():
     assert b.gain_target(0.6, 0.7, 0.95) == pytest.approx(0.695)
     curve = np.array([0.6, 0.66, 0.69, 0.7])  # 95% of the cloud's quality (0.665) is reached at 1/3
     assert b.smallest_budget_reaching(curve, b.gain_target(0.6, 0.7, 0.95)) == pytest.approx(1.0)
+
+
+def test_oracle_spends_no_request_that_lowers_quality_and_is_never_beaten():
+    rng = np.random.default_rng(3)
+    edge, cloud = rng.uniform(0, 1, (60, 3)), rng.uniform(0, 1, (60, 3))
+    mean_edge, mean_cloud = edge.mean(1), cloud.mean(1)
+    oracle = oracle_routing(mean_cloud - mean_edge)
+    assert oracle.eligible == int((mean_cloud > mean_edge).sum())
+    best = b.capped_curve(b.cumulative_quality(oracle.order, mean_edge, mean_cloud), oracle.eligible)
+    capped = routet2i_routing(edge, cloud, edge.mean(0), cloud.mean(0), gamma=1.0)
+    other = b.capped_curve(b.cumulative_quality(capped.order, mean_edge, mean_cloud), capped.eligible)
+    assert (best >= other - 1e-12).all()
+    assert (best >= b.random_curve(60, mean_edge, mean_cloud, seed=0, repeats=10) - 1e-12).all()

@@ -199,7 +199,7 @@ def routings(q_edge: np.ndarray, q_cloud: np.ndarray, pred: pd.DataFrame, mu: di
                                                                   _side(pred, "routet2i", "cloud", dims))
     out.update({kind: r.uncapped(r.gain_order(pred[f"{kind}_score"].to_numpy())) for kind in r.BASELINES})
     out["prompt_length"] = r.uncapped(r.prompt_length_order(pred["n_tokens"].to_numpy()))
-    out["oracle"] = r.uncapped(r.gain_order(q_cloud.mean(1) - q_edge.mean(1)))
+    out["oracle"] = r.oracle_routing(q_cloud.mean(1) - q_edge.mean(1))
     out["oracle_prs"] = r.routet2i_routing(q_edge, q_cloud, mu["edge"], mu["cloud"], gamma)
     return out
 

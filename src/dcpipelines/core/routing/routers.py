@@ -68,6 +68,13 @@ def relative_share_routing(pred_edge: np.ndarray, pred_cloud: np.ndarray) -> Rou
     return uncapped(order_by(prs, -(pred_cloud.mean(-1) - pred_edge.mean(-1))))
 
 
+def oracle_routing(gain: np.ndarray) -> Routing:
+    """Largest true gain first, and only prompts the cloud improves: a budget is an upper limit,
+    so the best router never spends a cloud request that lowers quality."""
+    gain = np.asarray(gain, float)
+    return Routing(gain_order(gain), int((gain > 0).sum()))
+
+
 def gain_order(gain: np.ndarray) -> np.ndarray:
     """Largest (predicted or true) cloud advantage first."""
     return order_by(-np.asarray(gain, float))

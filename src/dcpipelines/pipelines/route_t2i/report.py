@@ -231,8 +231,9 @@ Quality is the mean over dimensions of the *measured* quality of the image each 
 gain recovered is the share of the all-edge to all-cloud gain. RouteT2I orders prompts by the
 published PRS of its predicted qualities (lowest first) and sends a prompt to the cloud only when
 its predicted PRS is below alpha <= 1/2, so its curve stops rising once every prompt where the
-cloud is predicted better is in the cloud. `oracle` routes by the true mean-quality gain (the
-best any router can do); `oracle_prs` is RouteT2I's rule on the true qualities.
+cloud is predicted better is in the cloud. `oracle` routes by the true mean-quality gain and
+never spends a request that lowers quality (the best any router can do under a budget);
+`oracle_prs` is RouteT2I's rule on the true qualities.
 `ablation_relative_share_prs` is this project's earlier PRS reading (no cap); `ablation_key_token_gate`
 the earlier predictor (one key-token gate, a softmax gate per dimension).
 
