@@ -140,7 +140,7 @@ def _run(params: dict, models=None) -> tuple[Report, dict]:
     assert m["quality_routet2i_at_price_per_1k_0p25"] == pytest.approx(m["quality_routet2i_b50"])
     assert "quality_vs_budget" in report.figures
     assert any(name.startswith("routet2i_seed") for name in report.histories)
-    assert "routet2i_predictor" in catalog.load("route_t2i.mlflow_models")
+    assert "route_t2i_predictor" in catalog.load("route_t2i.mlflow_models")
     return report, catalog
 
 

@@ -104,13 +104,14 @@ def hand_mlflow_models(router_models: dict[str, Any]) -> dict[str, dict[str, Any
     """The first seed's RouteT2I predictor, to be logged and registered as an MLflow model."""
     import torch
 
+    from dcpipelines.core.devices.models import hand_off
     from dcpipelines.core.routing.dual_gate import ServedPredictor
 
     example = torch.as_tensor(router_models["test_tokens"].embeddings[:1])
-    return {"routet2i_predictor": {
+    return hand_off("route_t2i", {"predictor": {
         "module": ServedPredictor(router_models["predictor"]).eval(), "example_input": example,
         "description": "route_t2i's dual-gate quality predictor: zero-padded MiniLM token embeddings -> "
-                       "edge and cloud quality per dimension"}}
+                       "edge and cloud quality per dimension"}})
 
 
 def evaluate_routing(scene_prompts: pd.DataFrame, measured_quality: pd.DataFrame, router_predictions: pd.DataFrame,
