@@ -47,7 +47,7 @@ def summarise_models(generators_model: dict[str, Any], scorer_model: dict[str, A
         m["scorer_final_loss"] = scorer_model["loss_history"][-1]
     first = next(h for name, h in router_models["histories"].items() if name.startswith("routet2i_seed"))
     m["predictor_final_loss"] = first[-1]
-    m["router_training_s_per_seed"] = router_models["train_s_per_seed"]
+    m["router_training_per_seed_s"] = router_models["train_s_per_seed"]
     return m
 
 
