@@ -1,4 +1,4 @@
-"""Routing-decision latency of RouteT2I on this CPU: predictor forward pass + PRS ordering +
+"""Routing-decision latency of RouteT2I on this CPU: dual-gate predictor forward pass + PRS ordering (alpha <= 1/2) +
 budgeted allocation for a batch of prompts, per prompt; and MiniLM token encoding per prompt.
 
 Usage: .venv/bin/python benchmarks/route_t2i_routing.py [--prompts 1000] [--repeats 7]
@@ -14,17 +14,18 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
 from dcpipelines.core.imaging.scenes import DIMENSIONS, prompt_for, sample_unique_scenes
 from dcpipelines.core.routing.budget import allocate
-from dcpipelines.core.routing.predictor import (
-    KeyTokenQualityPredictor,
-    PredictorSpec,
-    predict_quality,
+from dcpipelines.core.routing.dual_gate import (
+    DualGateQualityPredictor,
+    DualGateSpec,
+    predict_dual_gate,
 )
-from dcpipelines.core.routing.routers import routet2i_order
+from dcpipelines.core.routing.routers import routet2i_routing
 from dcpipelines.core.routing.tokens import token_features
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,9 +37,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     params = yaml.safe_load((ROOT / "conf/base/parameters_route_t2i.yml").read_text())["route_t2i"]
-    settings = {k: v for k, v in params["router"].items() if k in PredictorSpec.__dataclass_fields__}
+    settings = {k: v for k, v in params["router"].items() if k in DualGateSpec.__dataclass_fields__}
     torch.manual_seed(0)
-    model = KeyTokenQualityPredictor(PredictorSpec(n_dims=len(DIMENSIONS), **settings)).eval()
+    model = DualGateQualityPredictor(DualGateSpec(n_dims=len(DIMENSIONS), **settings)).eval()
+    mu_edge, mu_cloud = np.full(len(DIMENSIONS), 0.6), np.full(len(DIMENSIONS), 0.7)
     scenes = sample_unique_scenes(0, args.prompts, params["world"]["level_weights"])
     texts = [prompt_for(s) for s in scenes]
     start = time.perf_counter()
@@ -48,8 +50,9 @@ def main() -> None:
     for _ in range(args.repeats):
         start = time.perf_counter()
         candidates = tokens.content_mask() if params["router"].get("content_tokens_only") else None
-        edge, cloud, _ = predict_quality(model, tokens.embeddings, tokens.mask, candidates=candidates)
-        allocate(routet2i_order(edge, cloud), 0.5)
+        edge, cloud, _ = predict_dual_gate(model, tokens.embeddings, tokens.mask, candidates)
+        routing = routet2i_routing(edge, cloud, mu_edge, mu_cloud, float(params["router"]["prs_gamma"]))
+        allocate(routing.order, min(0.5, routing.eligible / len(routing.order)))
         timings.append(1e3 * (time.perf_counter() - start) / len(texts))
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"prompts: {len(texts)}, repeats: {args.repeats}")

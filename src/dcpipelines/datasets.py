@@ -184,15 +184,6 @@ class CacheDataset(_AtomicFileDataset):
         return self._filepath.with_name(self._filepath.name + ".key")
 
 
-class OptionalParquetDataset(AtomicParquetDataset):
-    """A parquet table that loads as ``None`` while the file does not exist yet (the measured
-    qualities of local models, reused by route_t2i while models, settings and prompts match)."""
-
-    @override
-    def load(self) -> pd.DataFrame | None:
-        return super().load() if self._filepath.is_file() else None
-
-
 class ImageSetDataset(_AtomicFileDataset):
     """Decoded images with labels (:class:`~dcpipelines.core.data.ImageSet`) as an
     uncompressed ``.npz``: loading 60,000 CIFAR-10 images takes a fraction of a second."""

@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 
 from dcpipelines.core.routing import budget as b
-from dcpipelines.core.routing.routers import gain_order, prompt_length_order, routet2i_order
+from dcpipelines.core.routing.routers import (
+    gain_order,
+    oracle_routing,
+    prompt_length_order,
+    routet2i_routing,
+)
 
 
 @pytest.mark.parametrize("n", [1, 7, 10, 333])
@@ -41,9 +46,34 @@ def test_gain_recovered_and_budget_to_target():
         b.gain_recovered(0.5, 0.5, 0.5)
 
 
-def test_routet2i_order_sends_low_prs_first_and_breaks_ties_by_gain():
+def test_routet2i_sends_low_prs_first_and_never_a_prompt_the_edge_wins():
     edge = np.array([[0.9, 0.9], [0.2, 0.2], [0.4, 0.4], [0.6, 0.3]])
     cloud = np.array([[0.5, 0.5], [0.8, 0.8], [0.5, 0.5], [0.5, 0.5]])
-    # prompts 1 and 2 are cloud-dominated (PRS 0): 1 has the larger gain; 3 trades off; 0 edge wins
-    assert routet2i_order(edge, cloud).tolist() == [1, 2, 3, 0]
+    mu_edge, mu_cloud = np.array([0.5, 0.5]), np.array([0.6, 0.6])
+    # PRS: 1 (cloud far better) < 2 < 3 (trade-off, cloud ahead on balance) < 0 (edge better)
+    routing = routet2i_routing(edge, cloud, mu_edge, mu_cloud, gamma=1.0)
+    assert routing.order.tolist() == [1, 2, 3, 0]
+    assert routing.eligible == 3  # alpha <= 1/2: prompt 0 stays on the edge whatever the budget
+    curve = b.capped_curve(b.cumulative_quality(routing.order, edge.mean(1), cloud.mean(1)), routing.eligible)
+    assert curve[4] == curve[3] < b.cumulative_quality(routing.order, edge.mean(1), cloud.mean(1))[4] + 1
+    assert curve[4] == pytest.approx((0.9 + 0.8 + 0.5 + 0.5) / 4)
     assert prompt_length_order(np.array([3, 9, 9, 1])).tolist() == [1, 2, 0, 3]
+
+
+def test_gain_target_is_on_the_gain_not_on_absolute_quality():
+    assert b.gain_target(0.6, 0.7, 0.95) == pytest.approx(0.695)
+    curve = np.array([0.6, 0.66, 0.69, 0.7])  # 95% of the cloud's quality (0.665) is reached at 1/3
+    assert b.smallest_budget_reaching(curve, b.gain_target(0.6, 0.7, 0.95)) == pytest.approx(1.0)
+
+
+def test_oracle_spends_no_request_that_lowers_quality_and_is_never_beaten():
+    rng = np.random.default_rng(3)
+    edge, cloud = rng.uniform(0, 1, (60, 3)), rng.uniform(0, 1, (60, 3))
+    mean_edge, mean_cloud = edge.mean(1), cloud.mean(1)
+    oracle = oracle_routing(mean_cloud - mean_edge)
+    assert oracle.eligible == int((mean_cloud > mean_edge).sum())
+    best = b.capped_curve(b.cumulative_quality(oracle.order, mean_edge, mean_cloud), oracle.eligible)
+    capped = routet2i_routing(edge, cloud, edge.mean(0), cloud.mean(0), gamma=1.0)
+    other = b.capped_curve(b.cumulative_quality(capped.order, mean_edge, mean_cloud), capped.eligible)
+    assert (best >= other - 1e-12).all()
+    assert (best >= b.random_curve(60, mean_edge, mean_cloud, seed=0, repeats=10) - 1e-12).all()

@@ -1,6 +1,7 @@
 """Known answers for RouteT2I's decision: with predictions equal to the truth, in a world where
-relative and absolute quality differences disagree, RouteT2I's order is the PRS oracle's and
-recovers far more of the gain than random at a 50% cloud rate."""
+relative and absolute quality differences disagree, RouteT2I routes exactly like its oracle (the
+published PRS of the true qualities, alpha <= 1/2) and recovers far more of the gain than random
+at a 50% cloud rate; edge and cloud must be passed the right way round."""
 
 from __future__ import annotations
 
@@ -9,25 +10,30 @@ import pandas as pd
 import pytest
 
 from dcpipelines.core.routing import budget as b
-from dcpipelines.core.routing.evaluation import measured_table, router_curves
-from dcpipelines.core.routing.pareto import pareto_relative_superiority
-from dcpipelines.core.routing.routers import routet2i_order
+from dcpipelines.core.routing.evaluation import (
+    KEY_TOKEN_GATE,
+    PREDICTORS,
+    measured_table,
+    router_curves,
+)
+from dcpipelines.core.routing.pareto import pareto_relative_superiority, relative_share_prs
+from dcpipelines.core.routing.routers import BASELINES, routet2i_routing
 
 DIMS = ["sharpness", "colour"]
 
 
 def test_relative_and_absolute_differences_disagree():
-    # relative: +50% on sharpness, -50% on colour -> PRS 0.5; absolute: +0.2 vs -0.1 -> 0.667
+    # relative: +50% on sharpness, -50% on colour -> 0.5; published PRS: +0.2 against -0.1 -> edge ahead
     edge, cloud = np.array([0.6, 0.1]), np.array([0.4, 0.2])
-    assert pareto_relative_superiority(edge, cloud) == pytest.approx(0.5)
-    # the arguments are not interchangeable: relative to the edge's quality, the cloud is
-    # -1/3 on sharpness and +100% on colour -> PRS of cloud over edge 1 / (1 + 1/3) = 0.75
-    assert pareto_relative_superiority(cloud, edge) == pytest.approx(0.75)
+    mu_edge, mu_cloud = np.array([0.5, 0.5]), np.array([0.6, 0.6])
+    assert relative_share_prs(edge, cloud) == pytest.approx(0.5)
+    assert pareto_relative_superiority(edge, cloud, mu_edge, mu_cloud) > 0.55
+    assert pareto_relative_superiority(cloud, edge, mu_edge, mu_cloud) < 0.45
 
 
 def _world(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Half the prompts: the cloud is clearly better on both dimensions; the other half: the
-    edge is slightly better on a low-quality dimension (large relative, small absolute gain)."""
+    edge is better on sharpness and a hair worse on colour (the edge wins those prompts)."""
     rng = np.random.default_rng(seed)
     hard = np.arange(n) % 2 == 0
     edge = np.where(hard[:, None], rng.uniform(0.3, 0.4, (n, 2)), rng.uniform(0.5, 0.6, (n, 2)))
@@ -38,17 +44,32 @@ def _world(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return edge, cloud
 
 
-def test_true_predictions_route_like_the_prs_oracle_and_beat_random():
+def test_true_predictions_route_like_the_oracle_and_beat_random():
     edge, cloud = _world()
-    order = routet2i_order(edge, cloud)
+    mu_edge, mu_cloud = edge.mean(0), cloud.mean(0)
+    routing = routet2i_routing(edge, cloud, mu_edge, mu_cloud, gamma=1.0)
+    hard = np.arange(len(edge)) % 2 == 0
+    assert routing.eligible == hard.sum()  # the prompts the edge wins never go to the cloud
+    assert set(routing.order[:routing.eligible]) == set(np.flatnonzero(hard))
     mean_edge, mean_cloud = edge.mean(1), cloud.mean(1)
-    oracle = b.order_by(pareto_relative_superiority(edge, cloud), -(mean_cloud - mean_edge))
-    np.testing.assert_array_equal(order, oracle)
-    quality = b.quality_at(order, mean_edge, mean_cloud, 0.5)
-    recovered = b.gain_recovered(quality, mean_edge.mean(), mean_cloud.mean())
-    assert recovered > 0.99  # every prompt where the cloud dominates goes to the cloud first
-    random = b.random_curve(len(order), mean_edge, mean_cloud, seed=0, repeats=50)
-    assert b.gain_recovered(random[len(order) // 2], mean_edge.mean(), mean_cloud.mean()) < 0.7
+    curve = b.capped_curve(b.cumulative_quality(routing.order, mean_edge, mean_cloud), routing.eligible)
+    recovered = b.gain_recovered(curve[len(edge) // 2], mean_edge.mean(), mean_cloud.mean())
+    assert recovered > 0.99
+    random = b.random_curve(len(edge), mean_edge, mean_cloud, seed=0, repeats=50)
+    assert b.gain_recovered(random[len(edge) // 2], mean_edge.mean(), mean_cloud.mean()) < 0.7
+
+
+def _truth_predictions(edge: np.ndarray, cloud: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
+    columns: dict[str, np.ndarray] = {"seed": np.zeros(len(ids), int), "prompt_id": ids}
+    for name in [*PREDICTORS, KEY_TOKEN_GATE]:
+        dims, e, c = (["mean"], edge.mean(1, keepdims=True), cloud.mean(1, keepdims=True)) \
+            if name == "ablation_no_multi_metric" else (DIMS, edge, cloud)
+        for i, d in enumerate(dims):
+            columns[f"{name}__edge_{d}"], columns[f"{name}__cloud_{d}"] = e[:, i], c[:, i]
+    for kind in BASELINES:
+        columns[f"{kind}_score"] = cloud.mean(1) - edge.mean(1)
+    columns["n_tokens"] = np.ones(len(ids))
+    return pd.DataFrame(columns)
 
 
 def test_router_curves_pass_edge_and_cloud_the_right_way_round():
@@ -56,12 +77,12 @@ def test_router_curves_pass_edge_and_cloud_the_right_way_round():
     ids = np.arange(100)
     measured = measured_table(ids, {"edge": edge, "cloud": cloud}, DIMS)
     prompts = pd.DataFrame({"prompt_id": ids, "split": "test"})
-    predictions = pd.DataFrame({"prompt_id": ids, **{f"edge_{d}": edge[:, i] for i, d in enumerate(DIMS)},
-                                **{f"cloud_{d}": cloud[:, i] for i, d in enumerate(DIMS)},
-                                "single_metric_gain": cloud.mean(1) - edge.mean(1),
-                                "n_tokens": np.ones(100)})
-    curves = router_curves(measured, prompts, predictions, seed=0, random_repeats=20)
+    mu = {"edge": edge.mean(0), "cloud": cloud.mean(0)}
+    curves = router_curves(measured, prompts, _truth_predictions(edge, cloud, ids), seed=0, random_repeats=20,
+                           mu=mu, gamma=1.0)
     half = 50
     routet2i = curves.gain_recovered(float(curves.curves["routet2i"][half]))
     assert routet2i == pytest.approx(curves.gain_recovered(float(curves.curves["oracle_prs"][half])))
     assert routet2i > curves.gain_recovered(float(curves.curves["random"][half])) + 0.3
+    # capped: past the prompts the cloud wins, more budget buys RouteT2I nothing
+    assert curves.curves["routet2i"][-1] == pytest.approx(curves.curves["routet2i"][half])

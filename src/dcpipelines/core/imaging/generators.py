@@ -1,7 +1,7 @@
 """Two conditional image generators trained here: prompt embedding -> RGB image.
 
 Both share one shape (an MLP stem and a transposed-convolution decoder); the edge generator is
-narrow and briefly trained, the cloud generator wide and trained for longer. Both regress the rendered image of the
+narrow, the cloud generator wide (the default configuration trains both equally long). Both regress the rendered image of the
 prompt's scene (mean squared error), so where one is better than the other comes from capacity
 and training, not from any rule written here.
 """

@@ -47,6 +47,16 @@ def cumulative_quality(order: np.ndarray, quality_edge: np.ndarray,
     return (quality_edge.sum() + np.concatenate([[0.0], np.cumsum(gains)])) / len(order)
 
 
+def capped_curve(curve: np.ndarray, eligible: int) -> np.ndarray:
+    """A cumulative-quality curve that stops rising after ``eligible`` cloud requests: a router
+    that will not send more prompts serves the same images whatever budget is left."""
+    out = np.asarray(curve, float).copy()
+    if not 0 <= eligible < len(out):
+        return out
+    out[eligible + 1:] = out[eligible]
+    return out
+
+
 def quality_at(order: np.ndarray, quality_edge: np.ndarray, quality_cloud: np.ndarray,
                budget: float) -> float:
     """Mean quality served when ``order`` is routed under ``budget``."""
@@ -59,6 +69,11 @@ def gain_recovered(quality: float, quality_edge: float, quality_cloud: float) ->
     if abs(gap) < 1e-12:
         raise ValueError("edge and cloud have the same mean quality: no gain to recover")
     return (quality - quality_edge) / gap
+
+
+def gain_target(quality_edge: float, quality_cloud: float, share: float) -> float:
+    """The quality that recovers ``share`` of the all-edge to all-cloud gain."""
+    return quality_edge + share * (quality_cloud - quality_edge)
 
 
 def smallest_budget_reaching(curve: np.ndarray, target: float) -> float:

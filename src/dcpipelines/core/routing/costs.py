@@ -84,7 +84,7 @@ def measured_costs(edge_latency_ms: float, cloud_latency_ms: float, edge_profile
 
 def quality_under_budgets(costs: RoutingCosts, budgets: list[tuple[str, float]],
                           curves: pd.DataFrame,
-                          routers: tuple[str, ...] = ("routet2i", "single_metric", "random", "oracle"),
+                          routers: tuple[str, ...] = ("routet2i", "zooter", "random", "oracle"),
                           ) -> pd.DataFrame:
     """Each router's quality and gain recovered under each money or latency budget.
 

@@ -1,7 +1,8 @@
-"""RouteT2I's routers trained and judged on measured qualities: the key-token predictor and the
-single-metric baseline, quality-versus-budget curves of every router, the headline figures
-(gain recovered, budget to reach a target, requests saved against random) and the wall-clock
-cost of a routing decision.
+"""RouteT2I's routers trained and judged on measured qualities: the dual-gate predictor, the
+paper's three ablations, the earlier key-token gate and the RouteLLM-, Hybrid-LLM- and
+ZOOTER-style baselines, trained once per seed; quality-versus-budget curves of every router; the
+headline figures (gain recovered, cloud share to reach a share of the gain, requests saved
+against random); the world against the paper's premise; the wall-clock cost of a routing decision.
 
 A measured-quality table has one row per (prompt, side) with one column per quality dimension.
 """
@@ -48,53 +49,114 @@ def measured_table(prompt_ids: np.ndarray, quality: dict[str, np.ndarray], dims:
     return measured
 
 
-def train_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
-                  seed: int, router: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Train RouteT2I's key-token predictor and the single-metric baseline on the router-training
-    prompts; predict for the test prompts (one row per test prompt)."""
-    from dcpipelines.core.routing.predictor import PredictorSpec, train_predictor
-    from dcpipelines.core.routing.routers import train_mean_regressor
+PREDICTORS = {  # name -> switches of the dual-gate predictor (see core/routing/dual_gate.py)
+    "routet2i": {},
+    "ablation_no_multi_metric": {"multi_metric": False},
+    "ablation_no_token_selection": {"token_selection": False},
+    "ablation_no_dual_gate": {"dual_gate": False},
+}
+KEY_TOKEN_GATE = "ablation_key_token_gate"  # the earlier predictor (one key-token gate, one gate per dimension)
+
+
+@dataclass
+class RouterData:
+    """What every router trains on and is tested on: token features, sentence embeddings and
+    measured qualities of the router-training and the test prompts."""
+
+    tokens: dict[str, Any]
+    candidates: dict[str, np.ndarray | None]
+    embeddings: dict[str, np.ndarray]
+    quality: dict[str, tuple[np.ndarray, np.ndarray]]
+    test_ids: np.ndarray
+
+
+def router_data(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
+                content_tokens_only: bool) -> RouterData:
+    """Token features (MiniLM, computed once), embeddings and qualities of both splits."""
     from dcpipelines.core.routing.tokens import token_features
 
-    in_split = {split: scene_prompts["split"].to_numpy() == split for split in ("router_train", "test")}
-    _, train_edge, train_cloud = wide(measured, scene_prompts, "router_train")
-    tokens = {split: token_features(scene_prompts.loc[in_split[split], "prompt"].tolist()) for split in in_split}
-    content = bool(router.get("content_tokens_only", False))
-    candidates = {split: tokens[split].content_mask() if content else None for split in tokens}
-    settings = {k: v for k, v in router.items() if k in PredictorSpec.__dataclass_fields__}
-    spec = PredictorSpec(n_dims=len(quality_dimensions(measured)), **settings)
+    tokens, candidates, embeddings, quality = {}, {}, {}, {}
+    test_ids = np.asarray([])
+    for split in ("router_train", "test"):
+        keep = scene_prompts["split"].to_numpy() == split
+        tokens[split] = token_features(scene_prompts.loc[keep, "prompt"].tolist())
+        candidates[split] = tokens[split].content_mask() if content_tokens_only else None
+        embeddings[split] = prompt_embeddings[keep]
+        ids, edge, cloud = wide(measured, scene_prompts, split)
+        quality[split] = (edge, cloud)
+        test_ids = ids if split == "test" else test_ids
+    return RouterData(tokens, candidates, embeddings, quality, test_ids)
+
+
+def _spec_settings(spec_type: Any, router: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in router.items() if k in spec_type.__dataclass_fields__}
+
+
+def train_seed(data: RouterData, seed: int, router: dict[str, Any], dims: list[str]) -> tuple[dict[str, Any],
+                                                                                              pd.DataFrame]:
+    """Every router trained with one seed; their models, loss histories and test predictions."""
+    from dcpipelines.core.routing.dual_gate import DualGateSpec, predict_dual_gate, train_dual_gate
+    from dcpipelines.core.routing.predictor import PredictorSpec, predict_quality, train_predictor
+    from dcpipelines.core.routing.routers import BASELINES, baseline_score, train_baseline
+
+    (train_edge, train_cloud), tr, te = data.quality["router_train"], data.tokens["router_train"], data.tokens["test"]
+    pred = pd.DataFrame({"seed": seed, "prompt_id": data.test_ids})
+    models: dict[str, Any] = {"histories": {}}
+    for name, switches in PREDICTORS.items():
+        spec = DualGateSpec(n_dims=len(dims), **_spec_settings(DualGateSpec, router), **switches)
+        model, models["histories"][name] = train_dual_gate(
+            spec, tr.embeddings, tr.mask, train_edge, train_cloud, derive_seed(seed, "route_t2i.router_training"),
+            data.candidates["router_train"])
+        edge, cloud, weights = predict_dual_gate(model, te.embeddings, te.mask, data.candidates["test"])
+        _put(pred, name, edge, cloud, dims if spec.multi_metric else ["mean"])
+        models[name] = model
+        if name == "routet2i":
+            models["routet2i_weights"] = weights
+    key_spec = PredictorSpec(n_dims=len(dims), **_spec_settings(PredictorSpec, router))
+    model, models["histories"][KEY_TOKEN_GATE] = train_predictor(
+        key_spec, tr.embeddings, tr.mask, train_edge, train_cloud, derive_seed(seed, "route_t2i.router_training"),
+        data.candidates["router_train"])
+    edge, cloud, _ = predict_quality(model, te.embeddings, te.mask, candidates=data.candidates["test"])
+    _put(pred, KEY_TOKEN_GATE, edge, cloud, dims)
+    for kind in BASELINES:
+        model, models["histories"][kind] = train_baseline(
+            kind, data.embeddings["router_train"], train_edge.mean(1), train_cloud.mean(1),
+            derive_seed(seed, "route_t2i.single_metric_training"), epochs=int(router["baseline_epochs"]))
+        pred[f"{kind}_score"] = baseline_score(kind, model, data.embeddings["test"])
+    pred["n_tokens"] = te.mask.sum(1) - 2  # without [CLS] and [SEP]
+    return models, pred
+
+
+def _put(pred: pd.DataFrame, name: str, edge: np.ndarray, cloud: np.ndarray, dims: list[str]) -> None:
+    for d, dim in enumerate(dims):
+        pred[f"{name}__edge_{dim}"] = edge[:, d]
+        pred[f"{name}__cloud_{dim}"] = cloud[:, d]
+
+
+def train_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
+                  seeds: list[int], router: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Every router trained once per seed on the router-training prompts; predictions for the
+    test prompts (one row per seed and test prompt). The first seed's RouteT2I predictor, the
+    test tokens and every loss history are kept for timing, logging and the report."""
+    from dcpipelines.core.routing.predictor import key_tokens
+
+    dims = quality_dimensions(measured)
+    data = router_data(scene_prompts, prompt_embeddings, measured, bool(router.get("content_tokens_only", False)))
+    frames, histories = [], {}
     start = time.perf_counter()
-    predictor, history = train_predictor(spec, tokens["router_train"].embeddings, tokens["router_train"].mask,
-                                         train_edge, train_cloud, derive_seed(seed, "route_t2i.router_training"),
-                                         candidates["router_train"])
-    train_s = time.perf_counter() - start
-    single = train_mean_regressor(prompt_embeddings[in_split["router_train"]], train_edge.mean(1),
-                                  train_cloud.mean(1), derive_seed(seed, "route_t2i.single_metric_training"),
-                                  epochs=int(router["single_metric_epochs"]))
-    models = {"predictor": predictor, "single_metric": single, "test_tokens": tokens["test"],
-              "test_candidates": candidates["test"], "loss_history": history, "train_s": train_s}
-    return models, predict_for_test(models, prompt_embeddings[in_split["test"]], measured, scene_prompts)
-
-
-def predict_for_test(models: dict[str, Any], test_embeddings: np.ndarray, measured: pd.DataFrame,
-                     scene_prompts: pd.DataFrame) -> pd.DataFrame:
-    """Per test prompt: predicted quality of both sides per dimension, the key tokens behind
-    each dimension, the single-metric predicted gain and the prompt's token count."""
-    from dcpipelines.core.routing.predictor import key_tokens, predict_quality
-    from dcpipelines.core.routing.routers import predicted_mean_gain
-
-    tokens = models["test_tokens"]
-    test_ids, _, _ = wide(measured, scene_prompts, "test")
-    pred_edge, pred_cloud, weights = predict_quality(models["predictor"], tokens.embeddings, tokens.mask,
-                                                     candidates=models["test_candidates"])
-    predictions = pd.DataFrame({"prompt_id": test_ids})
-    for d, name in enumerate(quality_dimensions(measured)):
-        predictions[f"edge_{name}"] = pred_edge[:, d]
-        predictions[f"cloud_{name}"] = pred_cloud[:, d]
-        predictions[f"key_tokens_{name}"] = [" ".join(t) for t in key_tokens(weights, tokens.tokens, d)]
-    predictions["single_metric_gain"] = predicted_mean_gain(models["single_metric"], test_embeddings)
-    predictions["n_tokens"] = tokens.mask.sum(1) - 2  # without [CLS] and [SEP]
-    return predictions
+    for i, seed in enumerate(seeds):
+        models, pred = train_seed(data, int(seed), router, dims)
+        histories.update({f"{name}_seed{seed}": h for name, h in models["histories"].items()})
+        if i == 0:
+            first, first_weights = models["routet2i"], models["routet2i_weights"]
+            for d, dim in enumerate(dims):
+                pred[f"key_tokens_{dim}"] = [" ".join(t) for t in key_tokens(first_weights, data.tokens["test"].tokens, d)]
+        frames.append(pred)
+    train_s = (time.perf_counter() - start) / len(seeds)
+    kept = {"predictor": first, "test_tokens": data.tokens["test"], "test_candidates": data.candidates["test"],
+            "histories": histories, "train_s_per_seed": train_s,
+            "mu": {side: q.mean(0) for side, q in zip(("edge", "cloud"), data.quality["router_train"], strict=True)}}
+    return kept, pd.concat(frames, ignore_index=True)
 
 
 @dataclass
@@ -116,24 +178,40 @@ class RouterCurves:
         return b.gain_recovered(quality, self.all_edge, self.all_cloud)
 
 
-def router_curves(measured: pd.DataFrame, scene_prompts: pd.DataFrame, predictions: pd.DataFrame,
-                  seed: int, random_repeats: int) -> RouterCurves:
-    """Every router's quality-versus-budget curve on the test prompts."""
-    from dcpipelines.core.routing.pareto import pareto_relative_superiority
-    from dcpipelines.core.routing.routers import gain_order, prompt_length_order, routet2i_order
+def _side(pred: pd.DataFrame, name: str, side: str, dims: list[str]) -> np.ndarray:
+    return pred[[f"{name}__{side}_{d}" for d in dims]].to_numpy()
 
+
+def routings(q_edge: np.ndarray, q_cloud: np.ndarray, pred: pd.DataFrame, mu: dict[str, np.ndarray],
+             gamma: float) -> dict[str, Any]:
+    """Every router's routing of the test prompts (``pred``: one seed's predictions)."""
+    from dcpipelines.core.routing import routers as r
+
+    dims = [c.removeprefix("routet2i__edge_") for c in pred.columns if c.startswith("routet2i__edge_")]
+    out = {name: r.routet2i_routing(_side(pred, name, "edge", dims), _side(pred, name, "cloud", dims),
+                                    mu["edge"], mu["cloud"], gamma)
+           for name in [*[n for n in PREDICTORS if n != "ablation_no_multi_metric"], KEY_TOKEN_GATE]}
+    out["ablation_no_multi_metric"] = r.routet2i_routing(
+        _side(pred, "ablation_no_multi_metric", "edge", ["mean"]),
+        _side(pred, "ablation_no_multi_metric", "cloud", ["mean"]), mu["edge"].mean(keepdims=True),
+        mu["cloud"].mean(keepdims=True), gamma)
+    out["ablation_relative_share_prs"] = r.relative_share_routing(_side(pred, "routet2i", "edge", dims),
+                                                                  _side(pred, "routet2i", "cloud", dims))
+    out.update({kind: r.uncapped(r.gain_order(pred[f"{kind}_score"].to_numpy())) for kind in r.BASELINES})
+    out["prompt_length"] = r.uncapped(r.prompt_length_order(pred["n_tokens"].to_numpy()))
+    out["oracle"] = r.oracle_routing(q_cloud.mean(1) - q_edge.mean(1))
+    out["oracle_prs"] = r.routet2i_routing(q_edge, q_cloud, mu["edge"], mu["cloud"], gamma)
+    return out
+
+
+def router_curves(measured: pd.DataFrame, scene_prompts: pd.DataFrame, predictions: pd.DataFrame,
+                  seed: int, random_repeats: int, mu: dict[str, np.ndarray], gamma: float) -> RouterCurves:
+    """Every router's quality-versus-budget curve on the test prompts, for one seed's predictions."""
     ids, q_edge, q_cloud = wide(measured, scene_prompts, "test")
-    pred_edge, pred_cloud, pred = _predicted(predictions, ids, quality_dimensions(measured))
+    pred = predictions.set_index("prompt_id").loc[ids].reset_index()
     mean_edge, mean_cloud = q_edge.mean(1), q_cloud.mean(1)
-    orders = {
-        "routet2i": routet2i_order(pred_edge, pred_cloud),
-        "predictor_mean_gain": gain_order(pred_cloud.mean(1) - pred_edge.mean(1)),
-        "single_metric": gain_order(pred["single_metric_gain"].to_numpy()),
-        "prompt_length": prompt_length_order(pred["n_tokens"].to_numpy()),
-        "oracle": gain_order(mean_cloud - mean_edge),
-        "oracle_prs": b.order_by(pareto_relative_superiority(q_edge, q_cloud), -(mean_cloud - mean_edge)),
-    }
-    curves = {name: b.cumulative_quality(order, mean_edge, mean_cloud) for name, order in orders.items()}
+    curves = {name: b.capped_curve(b.cumulative_quality(rt.order, mean_edge, mean_cloud), rt.eligible)
+              for name, rt in routings(q_edge, q_cloud, pred, mu, gamma).items()}
     curves["random"] = b.random_curve(len(ids), mean_edge, mean_cloud, derive_seed(seed, "route_t2i.random_router"),
                                       int(random_repeats))
     return RouterCurves(curves, float(mean_edge.mean()), float(mean_cloud.mean()))
@@ -149,9 +227,11 @@ def curves_table(curves: RouterCurves) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def budget_metrics(routers: RouterCurves, budgets: list[float]) -> dict[str, float]:
-    """Quality and gain recovered of every router at each cloud budget, and the cloud share
-    RouteT2I and random need to reach half the gain or 95% of the cloud's quality."""
+def budget_metrics(routers: RouterCurves, budgets: list[float],
+                   gain_targets: tuple[float, ...] = (0.4, 0.5, 0.6)) -> dict[str, float]:
+    """Gain recovered of every router at each cloud budget (``ablation_*`` keys for the paper's
+    ablations); the cloud share RouteT2I needs for 95% of the cloud's gain; cloud requests saved
+    against random at each share of the gain."""
     curves, n = routers.curves, routers.n
     all_edge, all_cloud = routers.all_edge, routers.all_cloud
     metrics: dict[str, float] = {"quality_all_edge": all_edge, "quality_all_cloud": all_cloud}
@@ -160,44 +240,74 @@ def budget_metrics(routers: RouterCurves, budgets: list[float]) -> dict[str, flo
         tag = f"b{round(100 * budget)}"
         for name, curve in curves.items():
             metrics[f"quality_{name}_{tag}"] = float(curve[k])
-            metrics[f"gain_recovered_{name}_{tag}"] = b.gain_recovered(float(curve[k]), all_edge, all_cloud)
-    half_gain = all_edge + 0.5 * (all_cloud - all_edge)
-    share_router = b.smallest_budget_reaching(curves["routet2i"], half_gain)
-    share_random = b.smallest_budget_reaching(curves["random"], half_gain)
-    metrics.update({
-        "cloud_fraction_for_95pct_of_cloud_quality": b.smallest_budget_reaching(curves["routet2i"], 0.95 * all_cloud),
-        "cloud_fraction_for_half_gain_routet2i": share_router,
-        "cloud_fraction_for_half_gain_random": share_random,
-        # 0 when random needs no cloud request at all (the cloud is not better on average)
-        "cloud_requests_saved_vs_random_at_half_gain": 1.0 - share_router / share_random if share_random > 0 else 0.0,
-        "test_prompts": n,
-    })
+            key = f"{name}_{tag}" if name.startswith("ablation_") else f"gain_recovered_{name}_{tag}"
+            metrics[key] = b.gain_recovered(float(curve[k]), all_edge, all_cloud)
+    metrics["cloud_fraction_for_95pct_of_cloud_quality"] = b.smallest_budget_reaching(
+        curves["routet2i"], b.gain_target(all_edge, all_cloud, 0.95))
+    for share in gain_targets:
+        target, pct = b.gain_target(all_edge, all_cloud, share), round(100 * share)
+        random_share = b.smallest_budget_reaching(curves["random"], target)
+        for name in ("routet2i", "zooter", "hybrid", "routellm"):
+            needed = b.smallest_budget_reaching(curves[name], target)
+            metrics[f"cloud_fraction_for_{pct}pct_gain_{name}"] = needed
+            suffix = "" if name == "routet2i" else f"_{name}"
+            metrics[f"cloud_requests_saved_vs_random_at_{pct}pct_gain{suffix}"] = (
+                1.0 - needed / random_share if random_share > 0 else 0.0)
+        metrics[f"cloud_fraction_for_{pct}pct_gain_random"] = random_share
+    metrics["test_prompts"] = n
     return metrics
 
 
-def prediction_metrics(measured: pd.DataFrame, scene_prompts: pd.DataFrame,
-                       predictions: pd.DataFrame) -> dict[str, float]:
-    """How the test prompts split between the sides, and how well the predictors rank gains."""
+def mean_quality(measured: pd.DataFrame, scene_prompts: pd.DataFrame, split: str = "router_train",
+                 ) -> dict[str, np.ndarray]:
+    """Each side's mean quality per dimension on one split (the PRS's mu)."""
+    _, edge, cloud = wide(measured, scene_prompts, split)
+    return {"edge": edge.mean(0), "cloud": cloud.mean(0)}
+
+
+def prediction_metrics(measured: pd.DataFrame, scene_prompts: pd.DataFrame, predictions: pd.DataFrame,
+                       mu: dict[str, np.ndarray], gamma: float) -> dict[str, float]:
+    """How well one seed's RouteT2I predictor ranks the true gain and the true PRS, its error,
+    and how many test prompts its alpha cap keeps on the edge."""
     from dcpipelines.core.routing.pareto import pareto_relative_superiority
 
     ids, q_edge, q_cloud = wide(measured, scene_prompts, "test")
-    pred_edge, pred_cloud, pred = _predicted(predictions, ids, quality_dimensions(measured))
-    mean_edge, mean_cloud = q_edge.mean(1), q_cloud.mean(1)
-    true_prs = pareto_relative_superiority(q_edge, q_cloud)
+    pred = predictions.set_index("prompt_id").loc[ids]
+    dims = quality_dimensions(measured)
+    pred_edge, pred_cloud = _side(pred, "routet2i", "edge", dims), _side(pred, "routet2i", "cloud", dims)
+    true_prs = pareto_relative_superiority(q_edge, q_cloud, mu["edge"], mu["cloud"], gamma)
+    pred_prs = pareto_relative_superiority(pred_edge, pred_cloud, mu["edge"], mu["cloud"], gamma)
+    gain = q_cloud.mean(1) - q_edge.mean(1)
     return {
-        "edge_better_share_test": float((mean_edge > mean_cloud).mean()),
-        "edge_prs_above_half_share_test": float((true_prs > 0.5).mean()),
-        "cloud_dominates_share_test": float((true_prs == 0).mean()),
-        "predicted_prs_zero_share_test": float((pareto_relative_superiority(pred_edge, pred_cloud) == 0).mean()),
-        "predicted_gain_spearman": spearman(pred_cloud.mean(1) - pred_edge.mean(1), mean_cloud - mean_edge),
-        "single_metric_gain_spearman": spearman(pred["single_metric_gain"].to_numpy(), mean_cloud - mean_edge),
+        "predicted_prs_spearman": spearman(pred_prs, true_prs),
+        "predicted_gain_spearman": spearman(pred_cloud.mean(1) - pred_edge.mean(1), gain),
+        "zooter_gain_spearman": spearman(pred["zooter_score"].to_numpy(), gain),
         "predicted_quality_mae": float(np.abs(np.concatenate([pred_edge - q_edge, pred_cloud - q_cloud])).mean()),
+        "predicted_edge_better_share_test": float((pred_prs >= 0.5).mean()),
     }
 
 
-def _predicted(predictions: pd.DataFrame, ids: np.ndarray, dims: list[str]):
-    pred = predictions.set_index("prompt_id").loc[ids]
-    return pred[[f"edge_{d}" for d in dims]].to_numpy(), pred[[f"cloud_{d}" for d in dims]].to_numpy(), pred
+def premise_metrics(measured: pd.DataFrame, scene_prompts: pd.DataFrame, mu: dict[str, np.ndarray],
+                    gamma: float) -> dict[str, float]:
+    """The world against the paper's premise, on every measured prompt: the cloud's win rate
+    (mean quality) and mean quality gap by number of objects in the prompt (1, 2, 3 or more),
+    the edge's overall win rate, and the share of test prompts whose true PRS favours the edge."""
+    from dcpipelines.core.routing.pareto import pareto_relative_superiority
+
+    frame = measured.pivot_table(index="prompt_id", columns="side", values="mean_quality").reset_index()
+    frame = frame.merge(scene_prompts[["prompt_id", "n_objects"]], on="prompt_id")
+    gap = frame["cloud"] - frame["edge"]
+    bucket = np.where(frame["n_objects"] >= 3, "3plus", frame["n_objects"].astype(str))
+    m: dict[str, float] = {"edge_win_rate_overall": float((gap < 0).mean())}
+    for name in ("1", "2", "3plus"):
+        part = gap[bucket == name]
+        m[f"prompts_{name}_objects"] = len(part)
+        m[f"cloud_win_rate_{name}_objects"] = float((part > 0).mean()) if len(part) else float("nan")
+        m[f"cloud_gap_{name}_objects"] = float(part.mean()) if len(part) else float("nan")
+    _, q_edge, q_cloud = wide(measured, scene_prompts, "test")
+    m["edge_prs_above_half_share_test"] = float(
+        (pareto_relative_superiority(q_edge, q_cloud, mu["edge"], mu["cloud"], gamma) >= 0.5).mean())
+    return {k: v for k, v in m.items() if np.isfinite(v)}
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -207,25 +317,24 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def time_routing(router_models: dict[str, Any], repeats: int, encode_prompts: int) -> dict[str, float]:
+def time_routing(router_models: dict[str, Any], repeats: int, encode_prompts: int, gamma: float,
+                 ) -> dict[str, float]:
     """Wall-clock cost of a batched routing decision on this CPU: content-token mask (when the
-    gate uses one), predictor forward pass and the budgeted allocation, per prompt (token
+    gate uses one), predictor forward pass, PRS and the budgeted allocation, per prompt (token
     embeddings already computed), and the MiniLM token encoding per prompt on top."""
-    import torch
-
     from dcpipelines.core.routing.budget import allocate
-    from dcpipelines.core.routing.predictor import predict_quality
-    from dcpipelines.core.routing.routers import routet2i_order
+    from dcpipelines.core.routing.dual_gate import predict_dual_gate
+    from dcpipelines.core.routing.routers import routet2i_routing
     from dcpipelines.core.routing.tokens import token_features
 
-    tokens, model = router_models["test_tokens"], router_models["predictor"]
+    tokens, model, mu = router_models["test_tokens"], router_models["predictor"], router_models["mu"]
     best = float("inf")
     for _ in range(int(repeats)):
         start = time.perf_counter()
-        with torch.no_grad():
-            candidates = None if router_models["test_candidates"] is None else tokens.content_mask()
-            edge, cloud, _ = predict_quality(model, tokens.embeddings, tokens.mask, candidates=candidates)
-        allocate(routet2i_order(edge, cloud), 0.5)
+        candidates = None if router_models["test_candidates"] is None else tokens.content_mask()
+        edge, cloud, _ = predict_dual_gate(model, tokens.embeddings, tokens.mask, candidates)
+        routing = routet2i_routing(edge, cloud, mu["edge"], mu["cloud"], gamma)
+        allocate(routing.order, min(0.5, routing.eligible / len(routing.order)))
         best = min(best, time.perf_counter() - start)
     texts = [" ".join(t[1:-1]) for t in tokens.tokens[:int(encode_prompts)]]
     start = time.perf_counter()

@@ -40,7 +40,23 @@ class Measured:
     examples: dict[str, np.ndarray]
     info: dict[str, dict[str, Any]]
     dimensions: list[str]
-    reused: pd.DataFrame | None = field(default=None)
+    prompt_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def pack(self) -> dict[str, Any]:
+        """A plain dict of tensors, strings and numbers (what the cache stores)."""
+        import torch
+
+        return {"dimensions": list(self.dimensions), "prompt_ids": torch.as_tensor(self.prompt_ids),
+                "quality": {k: torch.as_tensor(v) for k, v in self.quality.items()},
+                "examples": {k: torch.as_tensor(np.asarray(v)) for k, v in self.examples.items()},
+                "info": self.info}
+
+    @staticmethod
+    def unpack(packed: dict[str, Any]) -> Measured:
+        """The measurement a :meth:`pack` stored."""
+        return Measured({k: v.numpy() for k, v in packed["quality"].items()},
+                        {k: v.numpy() for k, v in packed["examples"].items()}, packed["info"],
+                        list(packed["dimensions"]), packed["prompt_ids"].numpy())
 
 
 def uses_local_models(adapters: dict[str, Any]) -> bool:
@@ -92,6 +108,7 @@ class SceneWorldSource:
             "challenge": [f"level {s.level}" for s in scenes],
             "prompt": prompts,
             "n_words": [len(p.split()) for p in prompts],
+            "n_objects": [sum(g.count for g in s.groups) for s in scenes],
             "scene": [s.to_json() for s in scenes],
         })
 
@@ -160,9 +177,17 @@ class SceneWorldSource:
 
         return validate_scorer(unpack_scorer(scorer_model), scenes, embed_texts, self.world["image_size"])
 
-    def measure(self, frame: pd.DataFrame, embeddings: np.ndarray, generators_model: dict[str, Any],
-                scorer_model: dict[str, Any], seed: int, cached: pd.DataFrame | None) -> Measured:
-        """Both trained generators' images for ``frame``'s prompts, scored per dimension."""
+    def measurement(self, frame: pd.DataFrame, embeddings: np.ndarray, generators_model: dict[str, Any],
+                    scorer_model: dict[str, Any], seed: int) -> Cached:
+        """Both trained generators' images for ``frame``'s prompts, scored per dimension; cached
+        under the generators' and the scorer's keys and the prompts."""
+        key = fingerprint(generators_model.get("fingerprint"), scorer_model.get("fingerprint"),
+                          frame["prompt"].tolist(), int(self.world["example_images"]))
+        return Cached(key, lambda _previous: self._measure(frame, embeddings, generators_model,
+                                                           scorer_model).pack())
+
+    def _measure(self, frame: pd.DataFrame, embeddings: np.ndarray, generators_model: dict[str, Any],
+                 scorer_model: dict[str, Any]) -> Measured:
         from dcpipelines.core.imaging.generators import (
             count_parameters,
             generate_images,
@@ -185,12 +210,7 @@ class SceneWorldSource:
             info[side] = {"source": "built-in", "parameters": count_parameters(model),
                           "s_per_image": elapsed / max(len(images), 1)}
         examples["rendered"] = np.stack([render(s, self.world["image_size"]) for s in scenes[-k:]])
-        return Measured(quality, examples, info, list(DIMENSIONS))
-
-    def annotate(self, measured: pd.DataFrame, frame: pd.DataFrame, seed: int,
-                 info: dict[str, dict[str, Any]]) -> pd.DataFrame:
-        """The measured table as it is (built-in qualities are measured again each run)."""
-        return measured
+        return Measured(quality, examples, info, list(DIMENSIONS), frame["prompt_id"].to_numpy())
 
     def cost_model(self, generators_model: dict[str, Any], generation_info: dict[str, Any],
                    costs: dict[str, Any]) -> tuple[Any, dict[str, float]]:
@@ -215,8 +235,8 @@ class SceneWorldSource:
 
 class LocalModelSource:
     """Real models from local folders: two diffusers pipelines and a local CLIP model, on a
-    seeded PartiPrompts sample. Nothing is trained; measured qualities are kept and reused
-    while the models, settings and prompts stay the same."""
+    seeded PartiPrompts sample. Nothing is trained; the measurement is cached (the project's one
+    cache) and reused while the models, settings and prompts stay the same."""
 
     local = True
 
@@ -242,6 +262,7 @@ class LocalModelSource:
             "challenge": sample["challenge"].astype(str),
             "prompt": sample["prompt"].astype(str),
             "n_words": sample["prompt"].str.split().str.len().astype("int64"),
+            "n_objects": np.zeros(n, dtype=np.int64),  # not known for free-text prompts
             "scene": [""] * n,
         })
 
@@ -273,36 +294,22 @@ class LocalModelSource:
         return fingerprint(settings, saved, int(seed), frame["prompt_id"].tolist(), frame["prompt"].tolist(),
                            list(PHOTO_PAIRS))
 
-    def measure(self, frame: pd.DataFrame, embeddings: np.ndarray, generators_model: dict[str, Any],
-                scorer_model: dict[str, Any], seed: int, cached: pd.DataFrame | None) -> Measured:
-        """Both local pipelines' images scored by the local CLIP; ``cached`` (a measured table
-        with the same fingerprint) is reused instead, without example images."""
+    def measurement(self, frame: pd.DataFrame, embeddings: np.ndarray, generators_model: dict[str, Any],
+                    scorer_model: dict[str, Any], seed: int) -> Cached:
+        """Both local pipelines' images scored by the local CLIP, cached under
+        :meth:`fingerprint` (models, settings, seed, prompts): a re-run with the same key reuses
+        the stored measurement instead of generating again."""
+        return Cached(self.fingerprint(frame, seed), lambda _previous: self._measure(frame, seed).pack())
+
+    def _measure(self, frame: pd.DataFrame, seed: int) -> Measured:
         from dcpipelines.core.imaging.local_models import measure_local_models
 
-        stamp = self.fingerprint(frame, seed)
-        if cached is not None and "fingerprint" in cached and len(cached) and (cached["fingerprint"] == stamp).all():
-            logger.info("route_t2i: reusing the measured quality of the local models (same models, "
-                        "settings and prompts); delete measured_quality.parquet to generate again")
-            info = {side: {"source": str(self.adapters[f"{side}_generator_path"]),
-                           "parameters": int(part["generator_parameters"].iloc[0]),
-                           "s_per_image": float(part["s_per_image"].iloc[0])}
-                    for side, part in cached.groupby("side")}
-            return Measured({}, {}, info, [], reused=cached)
         sides, dims = measure_local_models(self.adapters, frame["prompt"].tolist(), frame["prompt_id"], seed,
                                            examples=int(self.world["example_images"]))
         return Measured({side: r.quality for side, r in sides.items()},
                         {side: r.examples for side, r in sides.items()},
                         {side: {"source": r.source, "parameters": r.parameters, "s_per_image": r.s_per_image}
-                         for side, r in sides.items()}, dims)
-
-    def annotate(self, measured: pd.DataFrame, frame: pd.DataFrame, seed: int,
-                 info: dict[str, dict[str, Any]]) -> pd.DataFrame:
-        """The measured table with what a later run needs to reuse it: the fingerprint of the
-        models, settings and prompts, each side's generation time per image and size."""
-        measured["fingerprint"] = self.fingerprint(frame, seed)
-        measured["s_per_image"] = measured["side"].map({s: info[s]["s_per_image"] for s in info})
-        measured["generator_parameters"] = measured["side"].map({s: info[s]["parameters"] for s in info})
-        return measured
+                         for side, r in sides.items()}, dims, frame["prompt_id"].to_numpy())
 
     def cost_model(self, generators_model: dict[str, Any], generation_info: dict[str, Any],
                    costs: dict[str, Any]) -> tuple[Any, dict[str, float]]:

@@ -66,47 +66,80 @@ def check_scorer(scorer_model: dict[str, Any], seed: int, world: dict[str, Any],
         .rename(columns={"mean": "agreement", "size": "judgements"})
 
 
-def generate_and_measure(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray,
-                         generators_model: dict[str, Any], scorer_model: dict[str, Any], seed: int,
-                         model_source: Any, measured_quality_cache: pd.DataFrame | None = None,
-                         ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, Any]]:
-    """Both sides' images for the router-training and test prompts, scored per dimension: one
-    row per (prompt, side), a few example images for the report, and what each side was."""
-    from dcpipelines.core.routing.evaluation import measured_table
-
+def measure_quality(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, generators_model: dict[str, Any],
+                    scorer_model: dict[str, Any], seed: int, model_source: Any) -> Any:
+    """Both sides' images for the router-training and test prompts, scored per dimension; cached
+    (see :mod:`dcpipelines.core.cache`) under the models, settings and prompts it depends on."""
     keep = (scene_prompts["split"] != "generator_train").to_numpy()
-    frame = scene_prompts[keep]
-    result = model_source.measure(frame, prompt_embeddings[keep], generators_model, scorer_model, seed,
-                                  measured_quality_cache)
-    if result.reused is not None:
-        return result.reused, {"prompts": np.asarray([])}, result.info
-    measured = model_source.annotate(measured_table(frame["prompt_id"].to_numpy(), result.quality,
-                                                    result.dimensions), frame, seed, result.info)
+    return model_source.measurement(scene_prompts[keep], prompt_embeddings[keep], generators_model, scorer_model,
+                                    seed)
+
+
+def unpack_measurement(measurement: dict[str, Any], scene_prompts: pd.DataFrame,
+                       ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, Any]]:
+    """The stored measurement as a table (one row per prompt and side), a few example images
+    for the report, and what each side was (source, parameters, time per image)."""
+    from dcpipelines.core.routing.evaluation import measured_table
+    from dcpipelines.core.routing.sources import Measured
+
+    result = Measured.unpack(measurement)
+    measured = measured_table(result.prompt_ids, result.quality, result.dimensions)
     examples = dict(result.examples)
-    examples["prompts"] = np.asarray(frame["prompt"].tolist()[-int(model_source.world["example_images"]):])
+    prompts = scene_prompts.set_index("prompt_id").loc[result.prompt_ids, "prompt"].tolist()
+    examples["prompts"] = np.asarray(prompts[len(prompts) - len(examples.get("edge", [])):])
     return measured, examples, result.info
 
 
-def fit_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray,
-                measured_quality: pd.DataFrame, seed: int,
-                router: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
-    """RouteT2I's key-token predictor and the single-metric baseline, and their test predictions."""
+def fit_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured_quality: pd.DataFrame,
+                seed: int, seeds: int, router: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+    """RouteT2I's dual-gate predictor, its ablations and the baselines, trained once per run
+    seed; their test predictions (one row per seed and test prompt)."""
     from dcpipelines.core.routing.evaluation import train_routers
+    from dcpipelines.core.seeds import seed_list
 
-    return train_routers(scene_prompts, prompt_embeddings, measured_quality, seed, router)
+    return train_routers(scene_prompts, prompt_embeddings, measured_quality, seed_list(seed, seeds), router)
 
 
-def evaluate_routing(scene_prompts: pd.DataFrame, measured_quality: pd.DataFrame,
-                     router_predictions: pd.DataFrame, seed: int,
-                     router: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Quality-versus-budget curves of every router on the test prompts, and the headline figures."""
+def hand_mlflow_models(router_models: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The first seed's RouteT2I predictor, to be logged and registered as an MLflow model."""
+    import torch
+
+    from dcpipelines.core.devices.models import hand_off
+    from dcpipelines.core.routing.dual_gate import ServedPredictor
+
+    example = torch.as_tensor(router_models["test_tokens"].embeddings[:1])
+    return hand_off("route_t2i", {"predictor": {
+        "module": ServedPredictor(router_models["predictor"]).eval(), "example_input": example,
+        "description": "route_t2i's dual-gate quality predictor: zero-padded MiniLM token embeddings -> "
+                       "edge and cloud quality per dimension"}})
+
+
+def evaluate_routing(scene_prompts: pd.DataFrame, measured_quality: pd.DataFrame, router_predictions: pd.DataFrame,
+                     seed: int, router: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Quality-versus-budget curves of every router on the test prompts (mean over seeds) and
+    every routing figure per seed."""
     from dcpipelines.core.routing import evaluation as ev
 
-    curves = ev.router_curves(measured_quality, scene_prompts, router_predictions, seed,
-                              int(router["random_repeats"]))
-    metrics = ev.budget_metrics(curves, router["budgets"])
-    metrics.update(ev.prediction_metrics(measured_quality, scene_prompts, router_predictions))
-    return ev.curves_table(curves), metrics
+    mu, gamma = ev.mean_quality(measured_quality, scene_prompts), float(router["prs_gamma"])
+    tables, rows = [], []
+    for run_seed, pred in router_predictions.groupby("seed", sort=True):
+        curves = ev.router_curves(measured_quality, scene_prompts, pred, int(run_seed),
+                                  int(router["random_repeats"]), mu, gamma)
+        figures = ev.budget_metrics(curves, router["budgets"])
+        figures.update(ev.prediction_metrics(measured_quality, scene_prompts, pred, mu, gamma))
+        rows.append({"seed": int(run_seed), **figures})
+        tables.append(ev.curves_table(curves))
+    curves_mean = pd.concat(tables).groupby(["router", "cloud_share"], sort=False, as_index=False).mean()
+    return curves_mean, pd.DataFrame(rows)
+
+
+def check_premise(scene_prompts: pd.DataFrame, measured_quality: pd.DataFrame,
+                  router: dict[str, Any]) -> dict[str, float]:
+    """The world against the paper's premise: the cloud's win rate and gap by number of objects."""
+    from dcpipelines.core.routing import evaluation as ev
+
+    mu = ev.mean_quality(measured_quality, scene_prompts)
+    return ev.premise_metrics(measured_quality, scene_prompts, mu, float(router["prs_gamma"]))
 
 
 def routing_costs(generators_model: dict[str, Any], generation_info: dict[str, Any], costs: dict[str, Any],
@@ -122,11 +155,11 @@ def routing_costs(generators_model: dict[str, Any], generation_info: dict[str, A
     return budget_table(table, router["budgets"], flops), quality_under_budgets(table, budgets, routing_curves)
 
 
-def time_routing(router_models: dict[str, Any], timing: dict[str, Any]) -> dict[str, float]:
+def time_routing(router_models: dict[str, Any], timing: dict[str, Any], router: dict[str, Any]) -> dict[str, float]:
     """Wall-clock cost of a routing decision and of the token encoding, per prompt."""
     from dcpipelines.core.routing.evaluation import time_routing as measure
 
-    return measure(router_models, int(timing["repeats"]), int(timing["encode_prompts"]))
+    return measure(router_models, int(timing["repeats"]), int(timing["encode_prompts"]), float(router["prs_gamma"]))
 
 
 def hand_device_models(generators_model: dict[str, Any]) -> dict[str, dict[str, Any]]:
