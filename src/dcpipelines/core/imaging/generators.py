@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import override
 
 from dcpipelines.core.nn.fit import fit_minibatches
 from dcpipelines.core.nn.packing import pack_model, unpack_model
@@ -21,6 +22,7 @@ from dcpipelines.core.nn.packing import pack_model, unpack_model
 
 @dataclass(frozen=True)
 class GeneratorSpec:
+    """Size and training settings of a scene generator (prompt embedding to image)."""
     hidden: int  # width of the MLP stem
     channels: int  # width of the convolutional decoder
     image_size: int = 24
@@ -50,6 +52,7 @@ class Generator(nn.Module):
             nn.Conv2d(c // 2, 3, 3, padding=1),
         )
 
+    @override
     def forward(self, text: torch.Tensor) -> torch.Tensor:
         features = self.stem(text).view(-1, self.decoder[0].in_channels, self.base, self.base)
         return torch.sigmoid(self.decoder(features)).permute(0, 2, 3, 1)

@@ -86,10 +86,12 @@ class Scene:
     level: int
 
     def to_json(self) -> str:
+        """The scene as a JSON string."""
         return json.dumps(asdict(self), sort_keys=True)
 
     @staticmethod
     def from_json(text: str) -> Scene:
+        """The scene back from :meth:`to_json`."""
         raw = json.loads(text)
         groups = tuple(Group(**g) for g in raw.pop("groups"))
         return Scene(groups=groups, **raw)

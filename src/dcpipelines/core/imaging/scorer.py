@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from typing_extensions import override
 
 from dcpipelines.core.imaging.scenes import (
     DIMENSIONS,
@@ -38,6 +39,7 @@ Embed = Callable[[list[str]], np.ndarray]
 
 @dataclass(frozen=True)
 class ScorerSpec:
+    """Size and training settings of the CLIP-style scene scorer, and how often it sees perturbed and degraded renders."""
     image_size: int = 24
     text_dim: int = 384
     width: int = 32
@@ -64,12 +66,14 @@ class ImageEncoder(nn.Module):
         self.head = nn.Sequential(nn.Linear(2 * w * cells, 256), nn.GELU(), nn.Linear(256, spec.text_dim))
         self.log_scale = nn.Parameter(torch.tensor(float(np.log(10.0))))
 
+    @override
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         z = self.head(self.features(images.permute(0, 3, 1, 2)))
         return nn.functional.normalize(z, dim=-1)
 
     @property
     def scale(self) -> torch.Tensor:
+        """The learned logit scale, capped at 100."""
         return self.log_scale.clamp(max=float(np.log(100.0))).exp()
 
 

@@ -16,6 +16,7 @@ from dcpipelines.core.devices.profiles import PROFILES
 
 @dataclass(frozen=True)
 class RoutingCosts:
+    """Per-prompt latency and energy of each side and the cloud price: the inputs of the cost tables."""
     edge_latency_ms: float
     cloud_latency_ms: float  # generation on the server plus the network round trip and transfer
     edge_energy_mj: float

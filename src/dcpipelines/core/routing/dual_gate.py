@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import override
 
 from dcpipelines.core.nn.fit import fit_minibatches
 from dcpipelines.core.nn.packing import pack_model, unpack_model
@@ -33,6 +34,7 @@ from dcpipelines.core.nn.packing import pack_model, unpack_model
 
 @dataclass(frozen=True)
 class DualGateSpec:
+    """Sizes, switches (the paper's ablations) and training settings of the dual-gate predictor."""
     n_dims: int
     text_dim: int = 384
     d_model: int = 64
@@ -56,6 +58,7 @@ class DualGateSpec:
 
 
 class DualGateQualityPredictor(nn.Module):
+    """The published predictor: token-selection gate, positive and negative low-rank projections with a shared scoring matrix, one head per quality metric."""
     def __init__(self, spec: DualGateSpec) -> None:
         super().__init__()
         self.spec = spec
@@ -154,6 +157,7 @@ class ServedPredictor(nn.Module):
         super().__init__()
         self.predictor = predictor
 
+    @override
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         mask = tokens.abs().sum(-1) > 0
         quality, _ = self.predictor(tokens, mask)

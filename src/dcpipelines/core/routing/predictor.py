@@ -24,6 +24,7 @@ from dcpipelines.core.nn.packing import pack_model, unpack_model
 
 @dataclass(frozen=True)
 class PredictorSpec:
+    """Sizes and training settings of the key-token predictor (the earlier gate, kept as an ablation)."""
     n_dims: int
     text_dim: int = 384
     d_model: int = 64
@@ -37,6 +38,7 @@ class PredictorSpec:
 
 
 class KeyTokenQualityPredictor(nn.Module):
+    """The earlier key-token gate predictor: per-metric experts attend over the top-k content tokens."""
     def __init__(self, spec: PredictorSpec) -> None:
         super().__init__()
         self.spec = spec

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import override
 
 from dcpipelines.core.nn.fit import fit_minibatches
 from dcpipelines.core.routing.budget import order_by
@@ -92,6 +93,7 @@ class PromptMLP(nn.Module):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(text_dim, hidden), nn.GELU(), nn.Linear(hidden, outputs))
 
+    @override
     def forward(self, text: torch.Tensor) -> torch.Tensor:
         return self.net(text)
 
