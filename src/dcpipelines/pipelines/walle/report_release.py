@@ -61,7 +61,7 @@ def release_metrics(bundle: dict[str, Any]) -> dict[str, float]:
             metrics[f"{strategy}_peak_{component}_utilisation"] = float(
                 row[f"peak_{component}_utilisation"])
     first = table[(table["seed"] == table["seed"].iloc[0]) & (table["fleet_size"] == claim_size)]
-    metrics[f"release_simulation_wall_s_{size_tag(claim_size)}"] = float(first["wall_s"].sum())
+    metrics[f"release_simulation_{size_tag(claim_size)}_wall_s"] = float(first["wall_s"].sum())
     metrics["release_model_vs_simpy_max_delivery_rel_diff"] = _simpy_gap(bundle["validation"])
     metrics.update(_gray_metrics(bundle))
     return {k: v for k, v in metrics.items() if np.isfinite(v)}
