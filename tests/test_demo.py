@@ -1,6 +1,7 @@
 """The demo runner: stages start once what they read is done, at most ``jobs`` at a time, and a
 failure stops new stages while keeping what finished."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -95,3 +96,21 @@ def test_a_failure_stops_new_stages_and_shows_the_log(tmp_path, capsys, monkeypa
 def test_jobs_must_be_positive(tmp_path):
     with pytest.raises(SystemExit):
         main(["--dvc-yaml", str(_write(tmp_path, {"a": _stage("pass")})), "--jobs", "0"])
+
+
+def test_stages_others_wait_for_and_long_ones_start_first(tmp_path):
+    log = tmp_path / "order.txt"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    # "slow" took longest last time; "base" is what "after" waits for
+    (logs / "durations.json").write_text('{"slow": 600, "quick": 5, "base": 1}')
+    path = _write(tmp_path, {
+        "quick": _stage(_appender(log, "quick")),
+        "slow": _stage(_appender(log, "slow")),
+        "base": _stage(_appender(log, "base"), outs=["b"]),
+        "after": _stage(_appender(log, "after"), deps=["b"]),
+    })
+    assert run_stages(read_stages(path), jobs=1, log_dir=logs, say=lambda _: None) == []
+    starts = [line.split()[1] for line in log.read_text().split("\n") if line.startswith("start")]
+    assert starts == ["base", "slow", "quick", "after"]
+    assert set(json.loads((logs / "durations.json").read_text())) == {"slow", "quick", "base", "after"}

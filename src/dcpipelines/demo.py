@@ -7,7 +7,9 @@
 
 Each stage of ``dvc.yaml`` is one ``kedro run --pipelines NAME`` process, started once every
 stage whose outputs it reads has finished (``ingest`` first, ``on_device`` after every pipeline
-that hands it models). Every pipeline process uses one torch thread (``settings.py``) and is
+that hands it models). Among the stages ready to start, those others wait for go first, then
+the ones that took longest in the last run (``logs/demo/durations.json``), so the long ones do
+not start last. Every pipeline process uses one torch thread (``settings.py``) and is
 seeded from the configuration alone, so running stages side by side gives the same figures as
 running them one after the other; it only takes less time on a machine with several cores.
 
@@ -23,6 +25,7 @@ After a full run of the base configuration, ``dvc commit`` records what was run 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
@@ -35,6 +38,7 @@ from pathlib import Path
 import yaml
 
 LOG_DIR = Path("logs") / "demo"
+DURATIONS = "durations.json"  # seconds each stage took last time, to start the long ones first
 
 
 @dataclass
@@ -78,6 +82,43 @@ def select(stages: dict[str, Stage], only: list[str] | None) -> dict[str, Stage]
     return {name: stage for name, stage in stages.items() if name in wanted}
 
 
+def _dependents(stages: dict[str, Stage]) -> dict[str, int]:
+    """How many stages wait, directly or not, for each stage."""
+    count = dict.fromkeys(stages, 0)
+    for name in stages:
+        todo, seen = list(stages[name].needs), set()
+        while todo:
+            need = todo.pop()
+            if need in stages and need not in seen:
+                seen.add(need)
+                count[need] += 1
+                todo.extend(stages[need].needs)
+    return count
+
+
+def _priority(stages: dict[str, Stage], log_dir: Path) -> dict[str, tuple[int, float, int]]:
+    """Start order among ready stages: those others wait for first, then the ones that took
+    longest last time (``durations.json``), then file order."""
+    path = log_dir / DURATIONS
+    try:
+        last = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        last = {}
+    waiting = _dependents(stages)
+    return {name: (-waiting[name], -float(last.get(name, 0.0)), index)
+            for index, name in enumerate(stages)}
+
+
+def _record_duration(log_dir: Path, name: str, seconds: float) -> None:
+    path = log_dir / DURATIONS
+    try:
+        durations = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        durations = {}
+    durations[name] = round(seconds, 1)
+    path.write_text(json.dumps(durations, indent=1, sort_keys=True))
+
+
 def _command(stage: Stage, env: str | None) -> list[str]:
     args = shlex.split(stage.cmd)
     if args[0] == "kedro":
@@ -107,8 +148,10 @@ def run_stages(
     done: set[str] = set()
     failed: list[str] = []
     total = len(stages)
+    priority = _priority(stages, log_dir)
     while waiting or running:
-        ready = [s for s in waiting.values() if s.needs & set(stages) <= done]
+        ready = sorted((s for s in waiting.values() if s.needs & set(stages) <= done),
+                       key=lambda s: priority[s.name])
         # the first stage runs alone: it creates the tracking store the others then share
         limit = jobs if done else 1
         while ready and len(running) < limit and not failed:
@@ -133,6 +176,7 @@ def run_stages(
             minutes, seconds = divmod(int(time.monotonic() - started), 60)
             if process.returncode == 0:
                 done.add(name)
+                _record_duration(log_dir, name, time.monotonic() - started)
                 say(f"[{len(done)}/{total}] {name}: done in {minutes} min {seconds:02d} s")
             else:
                 failed.append(name)
