@@ -18,6 +18,7 @@ therefore gives the same model as :func:`run_federated` (up to float summation o
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -149,7 +150,9 @@ def make_client_app(model: nn.Module, clients: Sequence[ClientPartition],
         client = clients[int(context.node_config["partition-id"])]
         params = msg.content["arrays"].to_torch_state_dict()
         t = int(msg.content["config"]["server-round"]) - 1
-        torch.set_num_threads(1)
+        # a Ray worker follows the project's one thread rule (settings.py): one thread unless
+        # OMP_NUM_THREADS is exported
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
         update = train_cohort(
             model, params, [client], per_sample_loss, lr=config.lr * config.lr_decay**t,
             config=config.local, proximal_mu=proximal_mu, order_seed=round_seed(config.seed, t),

@@ -65,7 +65,6 @@ def _auc(logits: Any, labels: Any) -> float:
 
 def _click_experiment(data: Any, model: dict, training: dict) -> Any:
     """The shared set-up of every Amazon run: DIN factory, clients, AUC, gradient norm."""
-    import torch
 
     from dcpipelines.core.federated.click_clients import ITEM_TABLE, USER_TABLE
     from dcpipelines.core.federated.gradient_norm import ElementwiseGradientNorm
@@ -73,7 +72,6 @@ def _click_experiment(data: Any, model: dict, training: dict) -> Any:
     from dcpipelines.core.federated.tuning import Experiment
     from dcpipelines.core.recsys.din import DIN
 
-    torch.set_num_threads(1)
     id_fields = {ITEM_TABLE: ["item", "history"]}
     if data.num_users:
         id_fields[USER_TABLE] = ["user"]
