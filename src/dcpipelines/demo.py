@@ -99,24 +99,25 @@ def _dependents(stages: dict[str, Stage]) -> dict[str, int]:
 def _priority(stages: dict[str, Stage], log_dir: Path) -> dict[str, tuple[int, float, int]]:
     """Start order among ready stages: those others wait for first, then the ones that took
     longest last time (``durations.json``), then file order."""
-    path = log_dir / DURATIONS
-    try:
-        last = json.loads(path.read_text()) if path.is_file() else {}
-    except ValueError:
-        last = {}
+    last = _read_durations(log_dir)
     waiting = _dependents(stages)
     return {name: (-waiting[name], -float(last.get(name, 0.0)), index)
             for index, name in enumerate(stages)}
 
 
-def _record_duration(log_dir: Path, name: str, seconds: float) -> None:
+def _read_durations(log_dir: Path) -> dict[str, float]:
+    """Seconds each stage took last time (empty when unknown or unreadable)."""
     path = log_dir / DURATIONS
     try:
-        durations = json.loads(path.read_text()) if path.is_file() else {}
+        return json.loads(path.read_text()) if path.is_file() else {}
     except ValueError:
-        durations = {}
+        return {}
+
+
+def _record_duration(log_dir: Path, name: str, seconds: float) -> None:
+    durations = _read_durations(log_dir)
     durations[name] = round(seconds, 1)
-    path.write_text(json.dumps(durations, indent=1, sort_keys=True))
+    (log_dir / DURATIONS).write_text(json.dumps(durations, indent=1, sort_keys=True))
 
 
 def _command(stage: Stage, env: str | None) -> list[str]:
