@@ -12,8 +12,24 @@ from dcpipelines.core.routing.dual_gate import (
 )
 
 
-def test_dual_gate_learns_a_key_token_with_top_k_gates_per_metric(marker_world):
-    tokens, mask, edge, cloud, marker, _ = marker_world()
+def _synthetic(n=256, length=7, seed=0):
+    """Token sequences where one marker token decides the cloud's advantage on dimension 0."""
+    rng = np.random.default_rng(seed)
+    vocab = rng.normal(size=(20, 384)).astype(np.float32)
+    ids = rng.integers(1, 20, size=(n, length))
+    lengths = rng.integers(4, length + 1, size=n)
+    mask = np.arange(length)[None, :] < lengths[:, None]
+    has_marker = rng.random(n) < 0.5
+    ids[has_marker, 1] = 0  # token 0 is the marker
+    tokens = vocab[ids] * mask[..., None]
+    edge = np.full((n, 2), 0.5)
+    cloud = np.full((n, 2), 0.5)
+    cloud[:, 0] = np.where(has_marker, 0.9, 0.5)
+    return tokens, mask, edge, cloud, has_marker
+
+
+def test_dual_gate_learns_a_key_token_with_top_k_gates_per_metric():
+    tokens, mask, edge, cloud, marker = _synthetic()
     spec = DualGateSpec(n_dims=2, d_model=32, heads=2, rank=8, score_dim=8, top_k=3, epochs=30, batch_size=32)
     model, history = train_dual_gate(spec, tokens, mask, edge, cloud, seed=0)
     assert history[-1] < 0.2 * history[0]
@@ -28,8 +44,8 @@ def test_dual_gate_learns_a_key_token_with_top_k_gates_per_metric(marker_world):
 
 @pytest.mark.parametrize("switches, experts, gated", [
     ({}, 2, 3), ({"multi_metric": False}, 1, 3), ({"token_selection": False}, 2, 7), ({"dual_gate": False}, 2, 3)])
-def test_ablation_switches_change_the_architecture(switches, experts, gated, marker_world):
-    tokens, mask, edge, cloud, _, _ = marker_world(n=16)
+def test_ablation_switches_change_the_architecture(switches, experts, gated):
+    tokens, mask, edge, cloud, _ = _synthetic(n=16)
     mask[:] = True
     spec = DualGateSpec(n_dims=2, d_model=16, heads=2, rank=4, score_dim=4, top_k=3, epochs=1, **switches)
     model, _ = train_dual_gate(spec, tokens, mask, edge, cloud, seed=0)
@@ -39,8 +55,8 @@ def test_ablation_switches_change_the_architecture(switches, experts, gated, mar
     assert (model.negative is None) == (switches == {"dual_gate": False})
 
 
-def test_same_seed_same_predictor_round_trip_and_served_form(marker_world):
-    tokens, mask, edge, cloud, _, _ = marker_world(n=64)
+def test_same_seed_same_predictor_round_trip_and_served_form():
+    tokens, mask, edge, cloud, _ = _synthetic(n=64)
     spec = DualGateSpec(n_dims=2, d_model=16, heads=2, rank=4, score_dim=4, epochs=2)
     first, h1 = train_dual_gate(spec, tokens, mask, edge, cloud, seed=1)
     second, h2 = train_dual_gate(spec, tokens, mask, edge, cloud, seed=1)
