@@ -107,7 +107,8 @@ ISSUE_KEYS = (
     + ["cloud_fraction_for_95pct_of_cloud_quality"]
 )
 PREMISE_KEYS = ["cloud_win_rate_1_objects", "cloud_win_rate_2_objects", "cloud_win_rate_3plus_objects",
-                "edge_win_rate_overall"]
+                "edge_win_rate_overall", "scorer_agreement_1_objects", "scorer_agreement_2_objects",
+                "scorer_agreement_3plus_objects"]
 
 
 def _run(params: dict, models=None) -> tuple[Report, dict]:

@@ -57,12 +57,14 @@ def fit_scorer(seed: int, scorer: dict[str, Any], model_source: Any) -> Any:
 
 def check_scorer(scorer_model: dict[str, Any], seed: int, world: dict[str, Any], scorer: dict[str, Any],
                  model_source: Any) -> pd.DataFrame:
-    """The scorer's agreement with known truth on fresh scenes, per kind and dimension."""
+    """The scorer's agreement with known truth on fresh scenes, per object count (1, 2, 3 = three
+    or more), kind and dimension."""
     from dcpipelines.core.routing.sources import validation_scenes
 
     scenes = validation_scenes(seed, world, int(scorer["n_validation"]))
     table = model_source.judge_scorer(scorer_model, scenes, seed)
-    return table.groupby(["kind", "dimension"], as_index=False)["correct"].agg(["mean", "size"]) \
+    table = table.assign(objects=table["objects"].clip(upper=3))
+    return table.groupby(["objects", "kind", "dimension"], as_index=False)["correct"].agg(["mean", "size"]) \
         .rename(columns={"mean": "agreement", "size": "judgements"})
 
 
