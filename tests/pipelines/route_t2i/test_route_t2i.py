@@ -118,6 +118,7 @@ def _run(params: dict, models=None) -> tuple[Report, dict]:
         "route_t2i.generators": CacheDataset(str(models / "generators.pt")),
         "route_t2i.scorer": CacheDataset(str(models / "scorer.pt")),
         "route_t2i.measurement": CacheDataset(str(models / "measurement.pt")),
+        "route_t2i.prompt_embedding_cache": CacheDataset(str(models / "prompt_embeddings.pt")),
         "route_t2i.measured_quality": KeptDataset(),
         "route_t2i.mlflow_models": KeptDataset(),
     })
