@@ -11,6 +11,7 @@ from dcpipelines.core.imaging.scenes import (
     Scene,
     blur,
     degrade,
+    object_count,
     perturb,
     placements,
     prompt_for,
@@ -208,3 +209,21 @@ def test_blur_keeps_the_mean_colour_and_loses_detail():
 def test_scene_json_round_trip():
     scene = sample_unique_scenes(9, 1, [0, 0, 0, 1])[0]
     assert Scene.from_json(scene.to_json()) == scene
+
+
+def test_perturbing_the_second_group_changes_only_its_probe():
+    from dcpipelines.core.imaging.scorer import flipped_pair
+
+    scene = Scene((Group(1, "blue", "square", "small"), Group(2, "red", "circle", "small")),
+                  "left_of", "white", "plain", 4)
+    for dimension in ("colour", "shape", "count", "size"):
+        changed = perturb(scene, dimension, group=1)
+        assert changed.groups[0] == scene.groups[0] and changed.groups[1] != scene.groups[1]
+        j = flipped_pair(scene, dimension, group=1)
+        assert j != flipped_pair(scene, dimension, group=0)
+        name, positive, negative = quality_pairs(scene)[j]
+        assert name == dimension and "red circle" in positive
+        assert quality_pairs(changed)[j][1] == negative  # the changed scene's probe says the old negative
+    with pytest.raises(ValueError, match="group 2 does not exist"):
+        perturb(scene, "colour", group=2)
+    assert object_count(scene) == 3

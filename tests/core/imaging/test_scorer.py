@@ -20,6 +20,7 @@ from dcpipelines.core.imaging.scorer import (
     flipped_pair,
     measure_images,
     pack_scorer,
+    perturb_any_group,
     scorer_training_set,
     train_scorer,
     unpack_scorer,
@@ -87,7 +88,8 @@ def test_training_set_reverses_exactly_the_probes_made_false():
     for i in perturbed:
         (j,) = flips[i]
         dimension = pairs[i][j][0]
-        assert dimension in SCENE_DIMENSIONS and j == flipped_pair(scenes[i], dimension)
+        assert dimension in SCENE_DIMENSIONS
+        assert any(j == flipped_pair(scenes[i], dimension, g) for g in range(len(scenes[i].groups)))
         assert not np.allclose(images[i], render(scenes[i]))
     again = scorer_training_set(scenes, 1, ScorerSpec(degrade_fraction=0.0))
     assert np.array_equal(images, again[0]) and flips == again[3]
@@ -99,3 +101,18 @@ def test_packed_scorer_gives_the_same_scores(scorer):
     images = np.stack([render(s) for s in scenes])
     assert np.allclose(measure_images(scorer, images, scenes, embed_texts),
                        measure_images(restored, images, scenes, embed_texts))
+
+
+def test_either_group_of_a_two_group_scene_is_perturbed():
+    scene = Scene((Group(1, "blue", "square", "small"), Group(2, "red", "circle", "small")),
+                  "left_of", "white", "plain", 4)
+    rng = np.random.default_rng(0)
+    hit = set()
+    for _ in range(20):
+        shown, j = perturb_any_group(scene, "colour", rng)
+        group = [k for k in range(2) if shown.groups[k] != scene.groups[k]]
+        assert len(group) == 1 and j == flipped_pair(scene, "colour", group[0])
+        hit.add(group[0])
+    assert hit == {0, 1}
+    shown, j = perturb_any_group(scene, "position", rng)  # not a per-group dimension
+    assert shown.layout == "right_of" and quality_pairs(scene)[j][0] == "position"

@@ -86,3 +86,12 @@ def test_router_curves_pass_edge_and_cloud_the_right_way_round():
     assert routet2i > curves.gain_recovered(float(curves.curves["random"][half])) + 0.3
     # capped: past the prompts the cloud wins, more budget buys RouteT2I nothing
     assert curves.curves["routet2i"][-1] == pytest.approx(curves.curves["routet2i"][half])
+
+
+def test_optional_routers_are_opt_in_and_checked():
+    from dcpipelines.core.routing.evaluation import optional_routers
+
+    assert optional_routers({}) == [] and optional_routers({"optional": None}) == []
+    assert optional_routers({"optional": [KEY_TOKEN_GATE]}) == [KEY_TOKEN_GATE]
+    with pytest.raises(ValueError, match="unknown router"):
+        optional_routers({"optional": ["ablation_nothing"]})

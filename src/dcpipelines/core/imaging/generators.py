@@ -33,13 +33,18 @@ class GeneratorSpec:
 
 
 class Generator(nn.Module):
-    """Text embedding -> MLP stem -> (size/4)^2 feature map -> two upsampling stages -> image."""
+    """Text embedding (standardised with the training prompts' statistics) -> MLP stem ->
+    (size/4)^2 feature map -> two upsampling stages -> image."""
 
     def __init__(self, spec: GeneratorSpec) -> None:
         super().__init__()
         if spec.image_size % 4:
             raise ValueError(f"generator image size must be divisible by 4, got {spec.image_size}")
         self.base, c = spec.image_size // 4, spec.channels
+        # the training prompts' embedding mean and spread (set by :func:`train_generator`): sentence
+        # embeddings of similar prompts differ in small directions, standardised they train fast
+        self.register_buffer("text_mean", torch.zeros(spec.text_dim))
+        self.register_buffer("text_std", torch.ones(spec.text_dim))
         self.stem = nn.Sequential(
             nn.Linear(spec.text_dim, spec.hidden), nn.GELU(),
             nn.Linear(spec.hidden, spec.hidden), nn.GELU(),
@@ -54,7 +59,7 @@ class Generator(nn.Module):
 
     @override
     def forward(self, text: torch.Tensor) -> torch.Tensor:
-        features = self.stem(text).view(-1, self.decoder[0].in_channels, self.base, self.base)
+        features = self.stem((text - self.text_mean) / self.text_std).view(-1, self.decoder[0].in_channels, self.base, self.base)
         return torch.sigmoid(self.decoder(features)).permute(0, 2, 3, 1)
 
 
@@ -72,6 +77,8 @@ def train_generator(spec: GeneratorSpec, text: np.ndarray, images: np.ndarray,
     torch.manual_seed(seed)
     model = build_generator(spec)
     x, y = torch.as_tensor(text), torch.as_tensor(images)
+    model.text_mean.copy_(x.mean(0))
+    model.text_std.copy_(x.std(0).clamp_min(1e-6))
     history = fit_minibatches(
         model, len(x), lambda batch: nn.functional.mse_loss(model(x[batch]), y[batch]),
         epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, seed=seed,

@@ -21,7 +21,7 @@ from dcpipelines.core.imaging.photo_quality import (
     degradation_agreement,
     measure_photos,
 )
-from dcpipelines.core.imaging.scenes import Scene, prompt_for, quality_pairs, render
+from dcpipelines.core.imaging.scenes import Scene, object_count, prompt_for, quality_pairs, render
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ def validate_clip(clip_path: str | Path, scenes: list[Scene], image_size: int, s
     embedded = clip.embed_images(images)  # once per scene, then one text pair per probe
     q = clip.quality_of_embeddings(embedded[[i for i, *_ in pairs]], [p for *_, p, _ in pairs],
                                    [n for *_, n in pairs])
-    rows = [{"kind": "true", "dimension": d, "correct": bool(v > 0.5)}
-            for (_, d, _, _), v in zip(pairs, q, strict=True)]
-    return rows + degradation_agreement(clip, images, [prompt_for(s) for s in scenes], seed)
+    rows = [{"kind": "true", "dimension": d, "objects": object_count(scenes[i]), "correct": bool(v > 0.5)}
+            for (i, d, _, _), v in zip(pairs, q, strict=True)]
+    degraded = degradation_agreement(clip, images, [prompt_for(s) for s in scenes], seed)
+    # one row per degradation and scene, scenes in order within each degradation
+    return rows + [{**row, "objects": object_count(scenes[k % len(scenes)])} for k, row in enumerate(degraded)]

@@ -97,6 +97,11 @@ class Scene:
         return Scene(groups=groups, **raw)
 
 
+def object_count(scene: Scene) -> int:
+    """How many objects ``scene`` shows (all groups together)."""
+    return sum(g.count for g in scene.groups)
+
+
 # ---------------------------------------------------------------- sampling
 def _group(rng: np.random.Generator, count: int, size: str | None = None,
            avoid_colour: str | None = None) -> Group:
@@ -209,21 +214,17 @@ def quality_pairs(scene: Scene) -> list[tuple[str, str, str]]:
     return pairs
 
 
-def perturb(scene: Scene, dimension: str) -> Scene:
+GROUP_DIMENSIONS = ("colour", "shape", "count", "size")  # probed once per object group
+
+
+def perturb(scene: Scene, dimension: str, group: int = 0) -> Scene:
     """The scene with one scene dimension changed the way the negative text of that dimension
-    says (first group only, nothing else changed); used to train and validate the scorer
-    against known ground truth."""
-    first, rest = scene.groups[0], scene.groups[1:]
-    if dimension == "colour":
-        return replace(scene, groups=(replace(first, colour=OTHER_COLOUR[first.colour]), *rest))
-    if dimension == "shape":
-        return replace(scene, groups=(replace(first, shape=OTHER_SHAPE[first.shape]), *rest))
-    if dimension == "count":  # 1 -> 2 keeps a large size: two large objects still fit a row
-        return replace(scene, groups=(replace(first, count=OTHER_COUNT[first.count]), *rest))
-    if dimension == "size":
-        return replace(scene, groups=(replace(first, size=OTHER_SIZE[first.size]), *rest))
+    says (for a per-group dimension, of group ``group`` only; nothing else changed); used to
+    train and validate the scorer against known ground truth."""
+    if dimension in GROUP_DIMENSIONS:
+        return _perturb_group(scene, dimension, group)
     if dimension == "position":
-        if rest:
+        if len(scene.groups) == 2:
             return replace(scene, layout=OPPOSITE_RELATION[scene.layout])
         return replace(scene, layout=OPPOSITE_POSITION[scene.layout])
     if dimension == "background":
@@ -231,6 +232,23 @@ def perturb(scene: Scene, dimension: str) -> Scene:
     if dimension == "texture":
         return replace(scene, texture=OTHER_TEXTURE[scene.texture])
     raise ValueError(f"cannot perturb dimension {dimension!r}; choose from {SCENE_DIMENSIONS}")
+
+
+def _perturb_group(scene: Scene, dimension: str, group: int) -> Scene:
+    if not 0 <= group < len(scene.groups):
+        raise ValueError(f"group {group} does not exist in a scene of {len(scene.groups)} group(s)")
+    g = scene.groups[group]
+    if dimension == "colour":
+        changed = replace(g, colour=OTHER_COLOUR[g.colour])
+    elif dimension == "shape":
+        changed = replace(g, shape=OTHER_SHAPE[g.shape])
+    elif dimension == "count":  # 1 -> 2 keeps a large size: two large objects still fit a row
+        changed = replace(g, count=OTHER_COUNT[g.count])
+    else:
+        changed = replace(g, size=OTHER_SIZE[g.size])
+    groups = list(scene.groups)
+    groups[group] = changed
+    return replace(scene, groups=tuple(groups))
 
 
 # ---------------------------------------------------------------- renderer

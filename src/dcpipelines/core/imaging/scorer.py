@@ -22,10 +22,12 @@ from typing_extensions import override
 
 from dcpipelines.core.imaging.scenes import (
     DIMENSIONS,
+    GROUP_DIMENSIONS,
     IMAGE_DIMENSIONS,
     SCENE_DIMENSIONS,
     Scene,
     degrade,
+    object_count,
     perturb,
     prompt_for,
     quality_pairs,
@@ -110,13 +112,24 @@ def build_probes(pair_lists: list[list[tuple[str, str, str]]], index: dict[str, 
 DEGRADE_ORDER = ("integrity", "vividness", "sharpness")
 
 
-def flipped_pair(scene: Scene, dimension: str) -> int:
-    """Position in :func:`quality_pairs` of the probe that :func:`perturb` (a scene dimension,
-    first group) or :func:`degrade` (an image dimension) makes false: the dimension's first probe."""
+def flipped_pair(scene: Scene, dimension: str, group: int = 0) -> int:
+    """Position in :func:`quality_pairs` of the probe that :func:`perturb` (a scene dimension, of
+    group ``group`` for a per-group one) or :func:`degrade` (an image dimension) makes false: the
+    dimension's probe of that group (per-group dimensions) or its only probe."""
+    seen = 0
     for j, (name, _, _) in enumerate(quality_pairs(scene)):
         if name == dimension:
-            return j
-    raise ValueError(f"no probe for dimension {dimension!r}; choose from {DIMENSIONS}")
+            if dimension not in GROUP_DIMENSIONS or seen == group:
+                return j
+            seen += 1
+    raise ValueError(f"no probe for dimension {dimension!r} (group {group}); choose from {DIMENSIONS}")
+
+
+def perturb_any_group(scene: Scene, dimension: str, rng: np.random.Generator) -> tuple[Scene, int]:
+    """``scene`` perturbed on ``dimension`` (:func:`perturb`), in a group drawn from ``rng`` when
+    the dimension is probed per group, and the position of the probe that this makes false."""
+    group = int(rng.integers(len(scene.groups))) if dimension in GROUP_DIMENSIONS else 0
+    return perturb(scene, dimension, group), flipped_pair(scene, dimension, group)
 
 
 def degrade_all(image: np.ndarray, dimensions: set[str], rng: np.random.Generator,
@@ -138,7 +151,8 @@ def scorer_training_set(scenes: list[Scene], seed: int, spec: ScorerSpec):
         shown, flip = scene, set()
         if rng.random() < spec.perturb_fraction:
             dimension = SCENE_DIMENSIONS[int(rng.integers(len(SCENE_DIMENSIONS)))]
-            shown, flip = perturb(scene, dimension), {flipped_pair(scene, dimension)}
+            shown, flipped = perturb_any_group(scene, dimension, rng)
+            flip = {flipped}
         scene_pairs = quality_pairs(scene)
         degraded = {d for d in IMAGE_DIMENSIONS if rng.random() < spec.degrade_fraction}
         image = degrade_all(render(shown, spec.image_size), degraded, rng, shown)
@@ -231,26 +245,27 @@ def measure_images(model: ImageEncoder, images: np.ndarray, scenes: list[Scene],
 def validate_scorer(model: ImageEncoder, scenes: list[Scene], embed: Embed,
                     image_size: int = 24, seed: int = 0) -> pd.DataFrame:
     """Agreement with the renderer's ground truth on held-out scenes, one row per judgement
-    (``kind``, ``dimension``, ``correct``): every probe on the true render (positive should
+    (``kind``, ``dimension``, ``objects``: the scene's object count, ``correct``): every probe on the true render (positive should
     win), for each scene dimension its flipped probe on the perturbed render, and for each image
     dimension its probe on the degraded render (negative should win). ``seed`` drives the
     random patches of the integrity degradation."""
     rng = np.random.default_rng(seed)
-    images, pair_lists, flips, kinds = [], [], [], []
+    images, pair_lists, flips, kinds, objects = [], [], [], [], []
 
     def judge(image: np.ndarray, pairs: list[tuple[str, str, str]], flip: set[int], kind: str):
         images.append(image)
         pair_lists.append(pairs)
         flips.append(flip)
         kinds.append(kind)
+        objects.append(object_count(scene))
 
     for scene in scenes:
         pairs = quality_pairs(scene)
         clean = render(scene, image_size)
         judge(clean, pairs, set(), "true")
         for dimension in SCENE_DIMENSIONS:
-            judge(render(perturb(scene, dimension), image_size),
-                  [pairs[flipped_pair(scene, dimension)]], {0}, "perturbed")
+            shown, flipped = perturb_any_group(scene, dimension, rng)
+            judge(render(shown, image_size), [pairs[flipped]], {0}, "perturbed")
         for dimension in IMAGE_DIMENSIONS:
             judge(degrade(clean, dimension, rng, scene), [pairs[flipped_pair(scene, dimension)]],
                   {0}, "degraded")
@@ -260,7 +275,7 @@ def validate_scorer(model: ImageEncoder, scenes: list[Scene], embed: Embed,
     rows = []
     for i, kind in enumerate(kinds):
         for j in np.flatnonzero(probes.mask[i]):
-            rows.append({"kind": kind, "dimension": DIMENSIONS[probes.dim[i, j]],
+            rows.append({"kind": kind, "dimension": DIMENSIONS[probes.dim[i, j]], "objects": objects[i],
                          "correct": bool(np.sign(margins[i, j]) == probes.sign[i, j])})
     return pd.DataFrame(rows)
 

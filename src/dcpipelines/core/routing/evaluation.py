@@ -56,6 +56,16 @@ PREDICTORS = {  # name -> switches of the dual-gate predictor (see core/routing/
     "ablation_no_dual_gate": {"dual_gate": False},
 }
 KEY_TOKEN_GATE = "ablation_key_token_gate"  # the earlier predictor (one key-token gate, one gate per dimension)
+OPTIONAL_ROUTERS = (KEY_TOKEN_GATE,)  # trained only when named in the router settings' ``optional`` list
+
+
+def optional_routers(router: dict[str, Any]) -> list[str]:
+    """The opt-in routers a run asks for (``router.optional``); an unknown name is an error."""
+    asked = list(router.get("optional") or [])
+    unknown = [n for n in asked if n not in OPTIONAL_ROUTERS]
+    if unknown:
+        raise ValueError(f"route_t2i.router.optional: unknown router(s) {unknown}; choose from {list(OPTIONAL_ROUTERS)}")
+    return asked
 
 
 @dataclass
@@ -112,12 +122,13 @@ def train_seed(data: RouterData, seed: int, router: dict[str, Any], dims: list[s
         models[name] = model
         if name == "routet2i":
             models["routet2i_weights"] = weights
-    key_spec = PredictorSpec(n_dims=len(dims), **_spec_settings(PredictorSpec, router))
-    model, models["histories"][KEY_TOKEN_GATE] = train_predictor(
-        key_spec, tr.embeddings, tr.mask, train_edge, train_cloud, derive_seed(seed, "route_t2i.router_training"),
-        data.candidates["router_train"])
-    edge, cloud, _ = predict_quality(model, te.embeddings, te.mask, candidates=data.candidates["test"])
-    _put(pred, KEY_TOKEN_GATE, edge, cloud, dims)
+    if KEY_TOKEN_GATE in optional_routers(router):
+        key_spec = PredictorSpec(n_dims=len(dims), **_spec_settings(PredictorSpec, router))
+        model, models["histories"][KEY_TOKEN_GATE] = train_predictor(
+            key_spec, tr.embeddings, tr.mask, train_edge, train_cloud, derive_seed(seed, "route_t2i.router_training"),
+            data.candidates["router_train"])
+        edge, cloud, _ = predict_quality(model, te.embeddings, te.mask, candidates=data.candidates["test"])
+        _put(pred, KEY_TOKEN_GATE, edge, cloud, dims)
     for kind in BASELINES:
         model, models["histories"][kind] = train_baseline(
             kind, data.embeddings["router_train"], train_edge.mean(1), train_cloud.mean(1),
@@ -190,7 +201,8 @@ def routings(q_edge: np.ndarray, q_cloud: np.ndarray, pred: pd.DataFrame, mu: di
     dims = [c.removeprefix("routet2i__edge_") for c in pred.columns if c.startswith("routet2i__edge_")]
     out = {name: r.routet2i_routing(_side(pred, name, "edge", dims), _side(pred, name, "cloud", dims),
                                     mu["edge"], mu["cloud"], gamma)
-           for name in [*[n for n in PREDICTORS if n != "ablation_no_multi_metric"], KEY_TOKEN_GATE]}
+           for name in [n for n in PREDICTORS if n != "ablation_no_multi_metric"]
+           + [n for n in OPTIONAL_ROUTERS if f"{n}__edge_{dims[0]}" in pred.columns]}
     out["ablation_no_multi_metric"] = r.routet2i_routing(
         _side(pred, "ablation_no_multi_metric", "edge", ["mean"]),
         _side(pred, "ablation_no_multi_metric", "cloud", ["mean"]), mu["edge"].mean(keepdims=True),

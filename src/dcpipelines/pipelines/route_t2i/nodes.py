@@ -37,11 +37,26 @@ def build_scene_prompts(t2i_prompts: pd.DataFrame, seed: int, model_source: Any)
     return model_source.prompts(t2i_prompts, seed)
 
 
-def embed_prompts(scene_prompts: pd.DataFrame) -> np.ndarray:
-    """MiniLM sentence embedding of every prompt (row order of ``scene_prompts``)."""
-    from dcpipelines.core.text.encoder import embed_texts
+def embed_prompts(scene_prompts: pd.DataFrame) -> Any:
+    """MiniLM sentence embedding of every prompt (row order of ``scene_prompts``), cached under
+    the prompts (see :mod:`dcpipelines.core.cache`)."""
+    from dcpipelines.core.cache import Cached, fingerprint
 
-    return embed_texts(scene_prompts["prompt"].tolist())
+    prompts = scene_prompts["prompt"].tolist()
+
+    def build(_previous: Any) -> Any:
+        import torch
+
+        from dcpipelines.core.text.encoder import embed_texts
+
+        return torch.as_tensor(embed_texts(prompts))
+
+    return Cached(fingerprint("all-MiniLM-L6-v2", prompts), build)
+
+
+def load_embeddings(prompt_embedding_cache: Any) -> np.ndarray:
+    """The cached prompt embeddings as a float32 array."""
+    return np.asarray(prompt_embedding_cache, dtype=np.float32)
 
 
 def fit_generators(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, seed: int,
@@ -57,12 +72,14 @@ def fit_scorer(seed: int, scorer: dict[str, Any], model_source: Any) -> Any:
 
 def check_scorer(scorer_model: dict[str, Any], seed: int, world: dict[str, Any], scorer: dict[str, Any],
                  model_source: Any) -> pd.DataFrame:
-    """The scorer's agreement with known truth on fresh scenes, per kind and dimension."""
+    """The scorer's agreement with known truth on fresh scenes, per object count (1, 2, 3 = three
+    or more), kind and dimension."""
     from dcpipelines.core.routing.sources import validation_scenes
 
     scenes = validation_scenes(seed, world, int(scorer["n_validation"]))
     table = model_source.judge_scorer(scorer_model, scenes, seed)
-    return table.groupby(["kind", "dimension"], as_index=False)["correct"].agg(["mean", "size"]) \
+    table = table.assign(objects=table["objects"].clip(upper=3))
+    return table.groupby(["objects", "kind", "dimension"], as_index=False)["correct"].agg(["mean", "size"]) \
         .rename(columns={"mean": "agreement", "size": "judgements"})
 
 

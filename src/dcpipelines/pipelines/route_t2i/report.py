@@ -24,18 +24,24 @@ GOAL = {"gain_b50": 0.84, "saved_at_half_gain": 0.70}  # the targets, fixed befo
 SIDES = ("edge", "cloud")
 BASELINES = ("routellm", "hybrid", "zooter")
 ABLATIONS = ("no_multi_metric", "no_token_selection", "no_dual_gate")
+OBJECT_LABELS = {1: "1", 2: "2", 3: "3plus"}
 RANDOM_MARGIN = 0.1  # RouteT2I must beat random routing by this much of the gain
+
+
+def _agreement(table: pd.DataFrame) -> float:
+    """Share of correct judgements in a (grouped) scorer validation table."""
+    return float((table["agreement"] * table["judgements"]).sum() / table["judgements"].sum())
 
 
 def summarise_models(generators_model: dict[str, Any], scorer_model: dict[str, Any],
                      scorer_validation: pd.DataFrame, generation_info: dict[str, Any],
                      router_models: dict[str, Any], timing: dict[str, float], model_source: Any) -> dict[str, float]:
     """Scorer agreement, generator sizes and speeds, final training losses and routing time."""
-    judged = scorer_validation["judgements"].sum()
-    m = {"scorer_agreement": float((scorer_validation["agreement"] * scorer_validation["judgements"]).sum()
-                                   / judged)}
-    for _, row in scorer_validation.iterrows():
-        m[f"scorer_agreement_{row['kind']}_{row['dimension']}"] = float(row["agreement"])
+    m = {"scorer_agreement": _agreement(scorer_validation)}
+    for (kind, dimension), part in scorer_validation.groupby(["kind", "dimension"]):
+        m[f"scorer_agreement_{kind}_{dimension}"] = _agreement(part)
+    for objects, part in scorer_validation.groupby("objects"):
+        m[f"scorer_agreement_{OBJECT_LABELS[int(objects)]}_objects"] = _agreement(part)
     m.update(timing)
     m["local_models"] = float(model_source.local)
     for side in SIDES:
@@ -235,11 +241,14 @@ cloud is predicted better is in the cloud. `oracle` routes by the true mean-qual
 never spends a request that lowers quality (the best any router can do under a budget);
 `oracle_prs` is RouteT2I's rule on the true qualities.
 `ablation_relative_share_prs` is this project's earlier PRS reading (no cap); `ablation_key_token_gate`
-the earlier predictor (one key-token gate, a softmax gate per dimension).
+(opt-in, `router.optional`) the earlier predictor (one key-token gate, a softmax gate per dimension).
 
 Premise check (all measured prompts): the cloud wins on
 {', '.join(f"{n} object(s) {m[f'cloud_win_rate_{n}_objects']:.1%}" for n in ('1', '2', '3plus')
            if f'cloud_win_rate_{n}_objects' in m) or 'n/a'}; the edge wins {m['edge_win_rate_overall']:.1%} overall.
+Scorer agreement with the renderer's ground truth by object count: {', '.join(
+    f"{n} {m[f'scorer_agreement_{n}_objects']:.1%}" for n in ('1', '2', '3plus')
+    if f'scorer_agreement_{n}_objects' in m) or 'n/a'}.
 
 Random routing recovers, in expectation, exactly the budget share of the gain (50% at a 50% rate),
 not the paper's 40.00%; the paper's figure comes from its own quality measure and data.
