@@ -43,6 +43,7 @@ def direction_params() -> dict:
     values = params()
     values["runs"]["variants"] = ["zero_shot", "blind", "dual_no_cl", "full"]
     values["finetune"]["training"].update(steps=40, learning_rate=0.02)
+    values["generation"]["do_sample"] = False  # greedy: the replies show what the models learnt
     return values
 
 
@@ -72,6 +73,12 @@ def test_pipeline_reports_every_variant_and_the_questioner_matters(tmp_path):
     assert m["en_blind_questioner_rank_acc"] <= 0.5
     assert m["en_full_questioner_rank_acc"] == 1.0 and m["en_dual_no_cl_questioner_rank_acc"] == 1.0
     assert m["en_full_rouge_l_paper"] > m["en_blind_rouge_l_paper"]
+    # the same by PMI, where the length of a reply does not matter: blind cannot beat half,
+    # a questioner-aware model can rank them all right
+    assert m["en_blind_questioner_rank_acc_pmi"] <= 0.5
+    assert max(m[f"en_{v}_questioner_rank_acc_pmi"] for v in ("dual_no_cl", "full")) == 1.0
+    # the replies name nobody, but each questioner always gets the same one: fully identifiable
+    assert m["en_bow_questioner_rank_acc"] == 1.0 and m["en_bow_questioner_rank_chance"] == 0.5
     assert "full_awareness_spread" in m
     assert (tmp_path / "dec.pt").is_file() and (tmp_path / "emb.parquet").is_file()
 
