@@ -69,14 +69,15 @@ class DecoderSpec:
 
 
 def build_gpt2(vocab_size: int, spec: DecoderSpec, seed: int) -> Any:
-    """A randomly initialised GPT-2 LM of the given size (weights from ``seed``)."""
+    """A randomly initialised GPT-2 LM of the given size (weights from ``seed``); its GELU is
+    GPT-2's tanh approximation computed by PyTorch's fused kernel."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=vocab_size, n_positions=spec.max_positions, n_embd=spec.hidden,
         n_layer=spec.layers, n_head=spec.heads, resid_pdrop=spec.dropout, embd_pdrop=spec.dropout,
-        attn_pdrop=spec.dropout, bos_token_id=2, eos_token_id=3, pad_token_id=0,
+        attn_pdrop=spec.dropout, activation_function="gelu_pytorch_tanh", bos_token_id=2, eos_token_id=3, pad_token_id=0,
         loss_type="ForCausalLM",
     )
     return GPT2LMHeadModel(config)

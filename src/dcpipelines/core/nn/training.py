@@ -248,18 +248,19 @@ def reply_log_probs(model: QuestionerAwareLM, codec: TextCodec, examples: list[d
     forcing) and its number of reply tokens. An example whose questioner is negative is scored
     without any questioner (see :meth:`QuestionerAwareLM.hidden_states`)."""
     model.eval()
-    sums: list[float] = []
-    counts: list[int] = []
-    for start in range(0, len(examples), batch_size):
-        batch = collate_examples(examples[start : start + batch_size], codec.pad_id)
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["ids"]))  # little padding
+    sums, counts = [0.0] * len(examples), [0] * len(examples)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        batch = collate_examples([examples[i] for i in chunk], codec.pad_id)
         hidden, _, _ = model.hidden_states(batch["ids"], batch["mask"], batch["questioners"], batch["roles"])
         targets = batch["labels"][:, 1:]
         chosen = targets != -100
         logp = torch.log_softmax(model.logits(hidden[:, :-1][chosen]).float(), dim=-1)
         picked = torch.zeros(targets.shape, dtype=logp.dtype)
         picked[chosen] = logp.gather(-1, targets[chosen][:, None])[:, 0]
-        sums += picked.sum(1).tolist()
-        counts += chosen.sum(1).tolist()
+        for i, total, count in zip(chunk, picked.sum(1).tolist(), chosen.sum(1).tolist(), strict=True):
+            sums[i], counts[i] = total, count
     return sums, counts
 
 
@@ -328,7 +329,7 @@ def _left_padded(codec: TextCodec, chunk: list[list[int]], questioners: list[int
 @torch.no_grad()
 def generate_replies(model: QuestionerAwareLM, codec: TextCodec, prompts: list[list[int]],
                      questioners: list[int], config: Any, seed: int = 0,
-                     batch_size: int = 64) -> list[str]:
+                     batch_size: int = 256) -> list[str]:
     """Replies decoded with the settings of ``config`` (a ``transformers.GenerationConfig``:
     greedy or nucleus sampling, repetition penalty, ``no_repeat_ngram_size``,
     ``max_new_tokens``), with a KV cache and left padding; sampling draws from ``seed``."""
