@@ -115,3 +115,18 @@ def test_base_decoder_is_reused_only_for_the_same_inputs(tmp_path):
     assert again["fingerprint"] != first["fingerprint"]
     key = next(iter(first["state_dict"]))
     assert not np.allclose(first["state_dict"][key].numpy(), again["state_dict"][key].numpy())
+
+
+def test_an_untrained_variant_is_ranked_once_and_sampled_per_seed():
+    values = params()
+    pairs = pairs_table().assign(cluster=0)
+    base = nodes._pretrain([*pairs["query"], *pairs["response"]] * 2, values["decoder"], 0, "stamp")
+    candidates = nodes.rank_candidates(pairs, values["ranking"], 0)
+    runs = {"seeds": 2, "variants": ["zero_shot"]}
+    args = (pairs, base, candidates, values["data"], values["finetune"], values["generation"])
+    first, second = nodes.variant_runner("zero_shot")(*args, runs, 0)["runs"]
+    assert second["rank"] is first["rank"]  # reused, not scored again
+    fresh = nodes.train_and_generate("zero_shot", *args, second["seed"])
+    pd.testing.assert_frame_equal(fresh["rank"], first["rank"])  # what scoring again would give
+    assert first["seed"] != second["seed"]
+    assert first["replies"]["reply"].tolist() != second["replies"]["reply"].tolist()  # sampled per seed
