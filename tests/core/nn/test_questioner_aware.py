@@ -265,3 +265,16 @@ def test_a_reply_scored_from_nobody_sees_no_questioner(base, name):
     if name == "id_embedding":
         with pytest.raises(ValueError, match="mixes"):
             reply_log_probs(adapted, vocab, [{**row, "questioner": -1}, {**row, "questioner": 0}])
+
+
+def test_reusing_freed_memory_leaves_results_unchanged(base):
+    import platform
+
+    from dcpipelines.core.nn.allocator import reuse_freed_memory
+
+    model, vocab = base
+    ids = torch.tensor([[2, 5, 6, 3]])
+    before = model(input_ids=ids).logits
+    applied = reuse_freed_memory()
+    assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+    assert torch.equal(model(input_ids=ids).logits, before)
