@@ -210,3 +210,71 @@ def test_a_local_checkpoint_loads_and_trains(tmp_path):
 def test_missing_checkpoint_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="decoder_name_or_path"):
         load_local_decoder(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("layer", ["linear", "conv1d"])
+def test_lora_folded_for_inference_matches_the_trained_form(layer):
+    from transformers.pytorch_utils import Conv1D
+
+    from dcpipelines.core.nn.lora import LoRA
+
+    torch.manual_seed(0)
+    wrapped = LoRA(torch.nn.Linear(6, 5) if layer == "linear" else Conv1D(5, 6), rank=2, alpha=4.0)
+    torch.nn.init.normal_(wrapped.up)  # a non-zero update
+    x = torch.randn(3, 4, 6)
+    trained = wrapped(x)  # gradients on: base + low-rank path
+    with torch.no_grad():
+        folded = wrapped(x)
+    assert torch.allclose(trained, folded, atol=1e-5)
+    assert not torch.allclose(trained, wrapped.base(x), atol=1e-3)
+
+
+def test_nucleus_draws_stay_in_the_transformers_nucleus_and_cover_it():
+    from transformers.generation.logits_process import TopPLogitsWarper
+
+    from dcpipelines.core.nn.training import nucleus_sample
+
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05], [0.05, 0.05, 0.1, 0.8]]))
+    kept = TopPLogitsWarper(0.7)(None, logits.clone()) > -float("inf")
+    draws = torch.Generator().manual_seed(0)
+    seen = [set(), set()]
+    for _ in range(300):
+        for row, token in enumerate(nucleus_sample(logits, 0.7, draws).tolist()):
+            seen[row].add(token)
+    assert seen == [set(torch.nonzero(k)[:, 0].tolist()) for k in kept]  # {0, 1} and {3}
+    everything = {int(t) for _ in range(300) for t in nucleus_sample(logits[:1], None, draws)}
+    assert everything == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("name", ["id_embedding", "full", "bottleneck_shift"])
+def test_a_reply_scored_from_nobody_sees_no_questioner(base, name):
+    """With a negative questioner the score is the same whichever questioner the model was
+    trained for; with a real one it depends on who asks; a mixed batch is refused (ID prefix)."""
+    model, vocab = base
+    adapted = QuestionerAwareLM(model, VARIANTS[name], 2, 2, SIZES, seed=0, groups=4)
+    finetune(adapted, examples(vocab), vocab, Budget(10, 8, 5e-2, 2), ContrastSettings(), seed=0)
+    row = examples(vocab)[0]
+    from dcpipelines.core.nn.training import reply_log_probs
+
+    sums, counts = reply_log_probs(adapted, vocab, [{**row, "questioner": q} for q in (0, 1)])
+    assert sums[0] != pytest.approx(sums[1]) and counts[0] == counts[1] > 0
+    nobody, _ = reply_log_probs(adapted, vocab, [{**row, "questioner": -1}] * 2)
+    assert nobody[0] == pytest.approx(nobody[1]) and nobody[0] not in (sums[0], sums[1])
+    mean = reply_log_likelihood(adapted, vocab, [{**row, "questioner": 0}])
+    assert mean[0] == pytest.approx(sums[0] / counts[0])
+    if name == "id_embedding":
+        with pytest.raises(ValueError, match="mixes"):
+            reply_log_probs(adapted, vocab, [{**row, "questioner": -1}, {**row, "questioner": 0}])
+
+
+def test_reusing_freed_memory_leaves_results_unchanged(base):
+    import platform
+
+    from dcpipelines.core.nn.allocator import reuse_freed_memory
+
+    model, vocab = base
+    ids = torch.tensor([[2, 5, 6, 3]])
+    before = model(input_ids=ids).logits
+    applied = reuse_freed_memory()
+    assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+    assert torch.equal(model(input_ids=ids).logits, before)

@@ -33,3 +33,25 @@ def test_the_number_of_rivals_is_capped():
     assert table.groupby("pair_id").size().max() == 2
     with pytest.raises(ValueError, match="max_rivals"):
         rival_replies(pairs(), 0, np.random.default_rng(0))
+
+
+def test_identifiability_finds_the_questioner_named_in_the_reply():
+    """Replies address their questioner by name: the bag-of-words classifier ranks the own
+    reply first and classifies it; a responder with one questioner is left out."""
+    from dcpipelines.core.text.ranking import reply_identifiability
+
+    rows = []
+    for k in range(40):
+        who = "ABC"[k % 3]
+        split = "test" if k >= 30 else "train"
+        rows.append({"pair_id": f"p{k}", "source": "play", "language": "en", "responder": "R",
+                     "questioner": who, "query": "hello?", "split": split,
+                     "response": f"well met good {who.lower()}friend number {k}"})
+    rows.append({"pair_id": "solo", "source": "play", "language": "en", "responder": "S",
+                 "questioner": "A", "query": "?", "split": "train", "response": "hm"})
+    table = pd.DataFrame(rows)
+    candidates = rival_replies(table, 2, np.random.default_rng(0))
+    found = reply_identifiability(table, candidates)
+    assert set(found["pair_id"]) == set(candidates["pair_id"]) and len(found) == 10
+    assert found["correct"].mean() == 1.0 and found["classified"].mean() == 1.0
+    assert found["chance"].eq(1 / 3).all() and found["majority"].mean() < 0.5

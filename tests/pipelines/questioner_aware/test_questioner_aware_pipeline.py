@@ -43,6 +43,7 @@ def direction_params() -> dict:
     values = params()
     values["runs"]["variants"] = ["zero_shot", "blind", "dual_no_cl", "full"]
     values["finetune"]["training"].update(steps=40, learning_rate=0.02)
+    values["generation"]["do_sample"] = False  # greedy: the replies show what the models learnt
     return values
 
 
@@ -72,6 +73,12 @@ def test_pipeline_reports_every_variant_and_the_questioner_matters(tmp_path):
     assert m["en_blind_questioner_rank_acc"] <= 0.5
     assert m["en_full_questioner_rank_acc"] == 1.0 and m["en_dual_no_cl_questioner_rank_acc"] == 1.0
     assert m["en_full_rouge_l_paper"] > m["en_blind_rouge_l_paper"]
+    # the same by PMI, where the length of a reply does not matter: blind cannot beat half,
+    # a questioner-aware model can rank them all right
+    assert m["en_blind_questioner_rank_acc_pmi"] <= 0.5
+    assert max(m[f"en_{v}_questioner_rank_acc_pmi"] for v in ("dual_no_cl", "full")) == 1.0
+    # the replies name nobody, but each questioner always gets the same one: fully identifiable
+    assert m["en_bow_questioner_rank_acc"] == 1.0 and m["en_bow_questioner_rank_chance"] == 0.5
     assert "full_awareness_spread" in m
     assert (tmp_path / "dec.pt").is_file() and (tmp_path / "emb.parquet").is_file()
 
@@ -108,3 +115,18 @@ def test_base_decoder_is_reused_only_for_the_same_inputs(tmp_path):
     assert again["fingerprint"] != first["fingerprint"]
     key = next(iter(first["state_dict"]))
     assert not np.allclose(first["state_dict"][key].numpy(), again["state_dict"][key].numpy())
+
+
+def test_an_untrained_variant_is_ranked_once_and_sampled_per_seed():
+    values = params()
+    pairs = pairs_table().assign(cluster=0)
+    base = nodes._pretrain([*pairs["query"], *pairs["response"]] * 2, values["decoder"], 0, "stamp")
+    candidates = nodes.rank_candidates(pairs, values["ranking"], 0)
+    runs = {"seeds": 2, "variants": ["zero_shot"]}
+    args = (pairs, base, candidates, values["data"], values["finetune"], values["generation"])
+    first, second = nodes.variant_runner("zero_shot")(*args, runs, 0)["runs"]
+    assert second["rank"] is first["rank"]  # reused, not scored again
+    fresh = nodes.train_and_generate("zero_shot", *args, second["seed"])
+    pd.testing.assert_frame_equal(fresh["rank"], first["rank"])  # what scoring again would give
+    assert first["seed"] != second["seed"]
+    assert first["replies"]["reply"].tolist() != second["replies"]["reply"].tolist()  # sampled per seed

@@ -40,12 +40,14 @@ def prototype_contrastive_loss(
 
 
 class PrototypeQueue(nn.Module):
-    """A FIFO of the last ``size`` projections per (cluster, questioner); prototypes = means."""
+    """A FIFO of the last ``size`` projections per (cluster, questioner); prototypes = means
+    (kept as running sums, so a prototype costs nothing to read)."""
 
     def __init__(self, clusters: int, questioners: int, dim: int, size: int) -> None:
         super().__init__()
         self.size = size
         self.register_buffer("memory", torch.zeros(clusters, questioners, size, dim))
+        self.register_buffer("total", torch.zeros(clusters, questioners, dim))
         self.register_buffer("count", torch.zeros(clusters, questioners, dtype=torch.long))
 
     @torch.no_grad()
@@ -53,11 +55,11 @@ class PrototypeQueue(nn.Module):
         """Append projections to their (cluster, questioner) queues, overwriting the oldest."""
         for z, q, c in zip(projections.detach(), questioners.tolist(), clusters.tolist(), strict=True):
             slot = int(self.count[c, q]) % self.size
+            self.total[c, q] += z - self.memory[c, q, slot]
             self.memory[c, q, slot] = z
             self.count[c, q] += 1
 
     def prototypes(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per (cluster, questioner) mean of the stored projections, and which ones hold any."""
         filled = self.count.clamp(max=self.size)
-        means = self.memory.sum(2) / filled.clamp(min=1).unsqueeze(-1)
-        return means, filled > 0
+        return self.total / filled.clamp(min=1).unsqueeze(-1), filled > 0

@@ -58,22 +58,26 @@ class HuggingFaceCodec:
 
 @dataclass(frozen=True)
 class DecoderSpec:
-    """Size of the GPT-2 architecture decoder built from scratch."""
+    """Size of the GPT-2 architecture decoder built from scratch, and its dropout (GPT-2's
+    0.1 on embeddings, residuals and attention by default)."""
 
     layers: int = 3
     hidden: int = 128
     heads: int = 4
     max_positions: int = 128
+    dropout: float = 0.1
 
 
 def build_gpt2(vocab_size: int, spec: DecoderSpec, seed: int) -> Any:
-    """A randomly initialised GPT-2 LM of the given size (weights from ``seed``)."""
+    """A randomly initialised GPT-2 LM of the given size (weights from ``seed``); its GELU is
+    GPT-2's tanh approximation computed by PyTorch's fused kernel."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=vocab_size, n_positions=spec.max_positions, n_embd=spec.hidden,
-        n_layer=spec.layers, n_head=spec.heads, bos_token_id=2, eos_token_id=3, pad_token_id=0,
+        n_layer=spec.layers, n_head=spec.heads, resid_pdrop=spec.dropout, embd_pdrop=spec.dropout,
+        attn_pdrop=spec.dropout, activation_function="gelu_pytorch_tanh", bos_token_id=2, eos_token_id=3, pad_token_id=0,
         loss_type="ForCausalLM",
     )
     return GPT2LMHeadModel(config)

@@ -8,6 +8,9 @@ One class covers every variant of the study, so they differ only in the switches
 
 Token roles (``roles``, same shape as the ids): 0 for special and padding tokens, 1 for the
 responder's tokens (the reply), ``2 + questioner`` for the prompt's tokens.
+
+A negative questioner means "nobody in particular": the prompt's tokens get role 0, the ID
+prefix is left out and the bottleneck shift is zero (used to score a reply without who asks).
 """
 
 from __future__ import annotations
@@ -94,10 +97,11 @@ def _is_linear(module: nn.Module) -> bool:
 
 
 def token_roles(length: int, prompt_len: int, questioner: int) -> list[int]:
-    """Roles of ``[CLS] prompt [SEP] reply [SEP]`` (or of the prompt alone, ``length == prompt_len``)."""
+    """Roles of ``[CLS] prompt [SEP] reply [SEP]`` (or of the prompt alone, ``length == prompt_len``);
+    a negative ``questioner`` leaves the prompt's tokens at role 0."""
     roles = [0] * length
     for i in range(1, prompt_len - 1):
-        roles[i] = FIRST_QUESTIONER_ROLE + questioner
+        roles[i] = FIRST_QUESTIONER_ROLE + questioner if questioner >= 0 else 0
     for i in range(prompt_len, max(prompt_len, length - 1)):
         roles[i] = RESPONDER_ROLE
     return roles
@@ -208,12 +212,16 @@ class QuestionerAwareLM(nn.Module):
 
         Without ``past``, ``mask`` covers ``ids`` and the ID prefix (if any) is put in front;
         with ``past``, ``mask`` covers everything seen so far plus ``ids``. ``roles`` (token
-        roles, see the module doc) is needed by the two-stream variants.
+        roles, see the module doc) is needed by the two-stream variants. Negative questioners
+        (nobody in particular) must fill the whole batch when the variant has an ID prefix.
         """
         self.context.questioners = questioners
         embeds = self.lm.get_input_embeddings()(ids)
         first = past is None
-        if self.prefix is not None and first:
+        anonymous = bool((questioners < 0).any())
+        if anonymous and self.prefix is not None and not bool((questioners < 0).all()):
+            raise ValueError("a batch mixes rows with and without a questioner (ID prefix variant)")
+        if self.prefix is not None and first and not anonymous:
             embeds = torch.cat([self.prefix(questioners)[:, None, :], embeds], dim=1)
             mask = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
         positions = (mask.cumsum(1) - 1).clamp(min=0)[:, -embeds.shape[1]:]
@@ -231,7 +239,7 @@ class QuestionerAwareLM(nn.Module):
         if self.spec.streams:
             half = hidden.shape[0] // 2
             hidden = (hidden[:half] + hidden[half:]) / 2
-        if self.prefix is not None and first:
+        if self.prefix is not None and first and not anonymous:
             hidden = hidden[:, 1:]
         return hidden, out.past_key_values, mask
 

@@ -24,7 +24,8 @@ class QuestionerContext:
 
 
 class QuestionerTower(nn.Module):
-    """``up(gelu(down(x) + e_q))``: a rank-``rank`` MLP conditioned on the questioner."""
+    """``up(gelu(down(x) + e_q))``: a rank-``rank`` MLP conditioned on the questioner (no shift
+    for a negative questioner: nobody in particular)."""
 
     def __init__(self, hidden: int, rank: int, questioners: int, context: QuestionerContext) -> None:
         super().__init__()
@@ -40,7 +41,8 @@ class QuestionerTower(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.context.questioners is None:
             raise RuntimeError("the questioner tower needs the batch's questioners (set the context)")
-        shift = self.embedding(self.context.questioners)[:, None, :]
+        who = self.context.questioners
+        shift = (self.embedding(who.clamp(min=0)) * (who >= 0)[:, None].to(x.dtype))[:, None, :]
         return self.up(F.gelu(self.down(x) + shift))
 
 

@@ -34,3 +34,45 @@ def rival_replies(pairs: pd.DataFrame, max_rivals: int, rng: np.random.Generator
             texts = others.loc[others["questioner"] == name, "response"].tolist()
             rows.append((pair.pair_id, pair.language, texts[int(rng.integers(len(texts)))], False))
     return pd.DataFrame(rows, columns=["pair_id", "language", "candidate", "own"])
+
+
+def reply_identifiability(pairs: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+    """How much a reply alone says about who it answers: for each responder, a bag-of-words
+    logistic regression (words lower-cased, one token per CJK character) learns the questioner
+    from the responder's training replies. One row per test pair that has candidates:
+    ``correct`` (the classifier gives the pair's questioner a strictly higher probability for
+    the own reply than for every rival, the rank check without a language model),
+    ``classified`` (the classifier's top questioner for the own reply is the true one) and
+    ``majority`` (the responder's most frequent training questioner is the true one).
+    Responders with fewer than two training questioners are left out."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from dcpipelines.core.text.metrics import metric_tokens
+
+    train = pairs[pairs["split"] == "train"]
+    test = pairs.set_index("pair_id")
+    rows = []
+    for (source, responder), part in train.groupby(["source", "responder"], sort=True):
+        if part["questioner"].nunique() < 2:
+            continue
+        words = CountVectorizer(analyzer=metric_tokens, binary=True)
+        fitted = LogisticRegression(max_iter=2000).fit(words.fit_transform(part["response"]),
+                                                       part["questioner"])
+        known = list(fitted.classes_)
+        majority = part["questioner"].value_counts().sort_index().idxmax()
+        mine = (test["source"] == source) & (test["responder"] == responder)
+        asked = candidates[candidates["pair_id"].isin(test.index[mine])]
+        for pair_id, group in asked.groupby("pair_id", sort=True):
+            questioner = test.at[pair_id, "questioner"]
+            if questioner not in known:
+                continue
+            probs = fitted.predict_proba(words.transform(group["candidate"]))
+            mine = probs[:, known.index(questioner)]
+            own = group["own"].to_numpy()
+            rows.append((pair_id, test.at[pair_id, "language"],
+                         float(mine[own][0] > mine[~own].max()),
+                         float(known[int(probs[own][0].argmax())] == questioner),
+                         float(majority == questioner), 1.0 / len(group)))
+    return pd.DataFrame(rows, columns=["pair_id", "language", "correct", "classified", "majority",
+                                       "chance"])

@@ -82,18 +82,21 @@ def pretrain_base_decoder(pretraining_texts: list[str], params: dict, seed: int)
         path = str(params["decoder_name_or_path"])
         return Cached(fingerprint("local", path), lambda _stored: {"fingerprint": "local", "path": path})
     settings = {k: params[k] for k in ("layers", "hidden", "heads", "max_positions",
-                                       "min_token_count", "block", "pretrain")}
+                                       "min_token_count", "block", "pretrain", "dropout") if k in params}
     stamp = fingerprint(settings, int(seed), pretraining_texts)
     return Cached(stamp, lambda _stored: _pretrain(pretraining_texts, params, int(seed), stamp))
 
 
 def _pretrain(pretraining_texts: list[str], params: dict, seed: int, stamp: str) -> dict[str, Any]:
+    from dcpipelines.core.nn.allocator import reuse_freed_memory
     from dcpipelines.core.nn.decoder import DecoderSpec, build_gpt2, pack_decoder
     from dcpipelines.core.nn.training import Budget, pretrain, token_blocks
     from dcpipelines.core.text.tokenizer import WordPieceVocab
 
+    reuse_freed_memory()  # the step's logits outgrow malloc's mmap threshold
+
     spec = DecoderSpec(int(params["layers"]), int(params["hidden"]), int(params["heads"]),
-                       int(params["max_positions"]))
+                       int(params["max_positions"]), float(params.get("dropout", 0.1)))
     vocab = WordPieceVocab.fit(pretraining_texts, min_count=int(params["min_token_count"]))
     model = build_gpt2(len(vocab), spec, seed=int(seed))
     blocks = token_blocks(vocab, pretraining_texts, int(params["block"]))
@@ -116,14 +119,15 @@ def _materialise(base_decoder: dict) -> tuple[Any, Any]:
 def base_decoder_perplexity(base_decoder: dict, mqdialog_pairs: pd.DataFrame) -> dict[str, float]:
     """Perplexity of the base decoder on the held-out turns (queries and replies of validation
     and test pairs, which pre-training left out), per language and overall."""
-    from dcpipelines.core.nn.training import held_out_perplexity
+    from dcpipelines.core.nn.training import held_out_log_loss
 
     base, codec = _materialise(base_decoder)
     held_out = mqdialog_pairs[mqdialog_pairs["split"] != "train"]
-    out: dict[str, float] = {}
-    for language, part in held_out.groupby("language"):
-        out[str(language)] = held_out_perplexity(base, codec, [*part["query"], *part["response"]])
-    out["all"] = held_out_perplexity(base, codec, [*held_out["query"], *held_out["response"]])
+    losses = {str(language): held_out_log_loss(base, codec, [*part["query"], *part["response"]])
+              for language, part in held_out.groupby("language")}
+    out = {language: float(np.exp(total / max(count, 1))) for language, (total, count) in losses.items()}
+    total, count = (sum(v) for v in zip(*losses.values(), strict=True))
+    out["all"] = float(np.exp(total / max(count, 1)))
     return out
 
 
@@ -137,6 +141,14 @@ def rank_candidates(clustered_pairs: pd.DataFrame, ranking: dict, seed: int) -> 
     return rival_replies(clustered_pairs, int(ranking["max_rivals"]), rng)
 
 
+def reply_identifiability(clustered_pairs: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+    """How well a bag-of-words classifier tells the questioner from the reply alone, on the
+    rank check's candidates: what any model could hope for in the rank check."""
+    from dcpipelines.core.text.ranking import reply_identifiability as identify
+
+    return identify(clustered_pairs, candidates)
+
+
 # ---- one variant: train, generate, measure, once per seed ----
 def variant_runner(variant: str) -> Callable[..., dict[str, Any]]:
     """The node function that trains and evaluates ``variant`` once per run seed (no runs
@@ -148,9 +160,14 @@ def variant_runner(variant: str) -> Callable[..., dict[str, Any]]:
 
         if variant not in runs["variants"]:
             return {"variant": variant, "runs": []}
-        done = [train_and_generate(variant, clustered_pairs, base_decoder, candidates, data,
-                                   finetune, generation, run_seed)
-                for run_seed in seed_list(int(seed), int(runs["seeds"]))]
+        done: list[dict[str, Any]] = []
+        for run_seed in seed_list(int(seed), int(runs["seeds"])):
+            # an untrained variant scores the same on every seed: rank it once; the answers of
+            # every questioner to a few queries (a table and two descriptive figures): first seed
+            reuse = done[0]["rank"] if done and not done[0]["trained"] else None
+            asked = {**data, "awareness_queries": 0} if done else data
+            done.append(train_and_generate(variant, clustered_pairs, base_decoder, candidates, asked,
+                                           finetune, generation, run_seed, rank=reuse))
         return {"variant": variant, "runs": done}
 
     run.__name__ = f"train_and_generate_{variant}"
@@ -158,8 +175,9 @@ def variant_runner(variant: str) -> Callable[..., dict[str, Any]]:
     return run
 
 
-def _prompt(row: Any) -> str:
-    return f"{row.responder}: {row.query}"
+def _prompt(row: Any, anonymous: bool = False) -> str:
+    """The prompt of a pair; ``anonymous``: the responder's name alone (no query)."""
+    return f"{row.responder}:" if anonymous else f"{row.responder}: {row.query}"
 
 
 def _ids(pairs: pd.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
@@ -169,31 +187,36 @@ def _ids(pairs: pd.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def _examples(table: pd.DataFrame, codec: Any, data: dict, ids: tuple[dict, dict], clusters: int,
-              within_clusters: bool, replies: Any = None) -> list[dict[str, Any]]:
-    """Encoded examples of ``table`` (its own replies, or ``replies`` in their place)."""
+              within_clusters: bool, replies: Any = None, anonymous: bool = False) -> list[dict[str, Any]]:
+    """Encoded examples of ``table`` (its own replies, or ``replies`` in their place);
+    ``anonymous``: prompted by the responder's name alone, from no questioner."""
     from dcpipelines.core.nn.training import encode_example
 
     questioner_ids, responder_ids = ids
     texts = table["response"] if replies is None else replies
     rows = []
     for row, reply in zip(table.itertuples(), texts, strict=True):
-        token_ids, prompt_len = encode_example(codec, _prompt(row), reply, int(data["max_query_tokens"]),
+        token_ids, prompt_len = encode_example(codec, _prompt(row, anonymous), reply, int(data["max_query_tokens"]),
                                                int(data["max_response_tokens"]))
         responder = responder_ids[f"{row.source}|{row.responder}"]
         rows.append({"ids": token_ids, "prompt_len": prompt_len, "cluster": int(row.cluster),
-                     "questioner": questioner_ids[f"{row.source}|{row.questioner}"],
+                     "questioner": -1 if anonymous else questioner_ids[f"{row.source}|{row.questioner}"],
                      "group": responder * clusters + int(row.cluster) if within_clusters else responder})
     return rows
 
 
 def train_and_generate(variant: str, pairs: pd.DataFrame, base_decoder: dict,
                        candidates: pd.DataFrame, data: dict, finetune: dict, generation: dict,
-                       seed: int) -> dict[str, Any]:
+                       seed: int, rank: pd.DataFrame | None = None) -> dict[str, Any]:
     """Train one variant on the training split (run seed ``seed``), answer every test query,
-    and rank each test pair's own reply against its rivals by likelihood."""
+    and rank each test pair's own reply against its rivals by likelihood (or take ``rank``,
+    the ranking of an earlier seed of an untrained variant)."""
+    from dcpipelines.core.nn.allocator import reuse_freed_memory
     from dcpipelines.core.nn.questioner_aware import VARIANTS, AdapterSizes, QuestionerAwareLM
     from dcpipelines.core.nn.training import Budget, ContrastSettings
     from dcpipelines.core.nn.training import finetune as train_adapters
+
+    reuse_freed_memory()
 
     base, codec = _materialise(base_decoder)
     ids = _ids(pairs)
@@ -215,9 +238,9 @@ def train_and_generate(variant: str, pairs: pd.DataFrame, base_decoder: dict,
     train_seconds = time.perf_counter() - started
     test = pairs[pairs["split"] == "test"]
     return {
-        "seed": seed, "history": history, "train_seconds": train_seconds,
+        "seed": seed, "history": history, "train_seconds": train_seconds, "trained": spec.train,
         "replies": _answer(model, codec, test, ids, data, generation, seed),
-        "rank": _rank(model, codec, pairs, candidates, ids, data, clusters),
+        "rank": rank if rank is not None else _rank(model, codec, pairs, candidates, ids, data, clusters),
         "awareness": _ask_as_everyone(model, codec, test, pairs, ids, data,
                                       generation_config(generation), seed),
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -251,19 +274,34 @@ def generation_config(generation: dict) -> Any:
 
 def _rank(model: Any, codec: Any, pairs: pd.DataFrame, candidates: pd.DataFrame,
           ids: tuple[dict, dict], data: dict, clusters: int) -> pd.DataFrame:
-    """Per test pair: whether the model's likelihood puts its own reply first among the
-    candidates, all scored as answers to the pair's query from the pair's questioner."""
-    from dcpipelines.core.nn.training import reply_log_likelihood
+    """Per test pair: whether the model puts its own reply first among the candidates, all
+    scored as answers to the pair's query from the pair's questioner: by mean token
+    log-likelihood (``correct``), and by the reply's log-likelihood minus its log-likelihood
+    after the responder's name alone from nobody in particular (``correct_pmi``: pointwise
+    mutual information, which does not favour short, generic replies)."""
+    from dcpipelines.core.nn.training import reply_log_probs
 
     asked = pairs.set_index("pair_id").loc[candidates["pair_id"]].reset_index()
     examples = _examples(asked, codec, data, ids, clusters, True, replies=candidates["candidate"])
-    scored = candidates.assign(score=reply_log_likelihood(model, codec, examples))
+    sums, counts = reply_log_probs(model, codec, examples)
+    generic = asked.assign(candidate=candidates["candidate"].to_numpy()).drop_duplicates(
+        ["source", "responder", "candidate"])
+    prior_sums, _ = reply_log_probs(model, codec, _examples(
+        generic, codec, data, ids, clusters, True, replies=generic["candidate"], anonymous=True))
+    prior = dict(zip(zip(generic["source"], generic["responder"], generic["candidate"], strict=True),
+                     prior_sums, strict=True))
+    keys = zip(asked["source"], asked["responder"], candidates["candidate"], strict=True)
+    scored = candidates.assign(
+        score=np.asarray(sums) / np.maximum(np.asarray(counts), 1),
+        pmi=np.asarray(sums) - np.asarray([prior[k] for k in keys]))
     own = scored[scored["own"]].set_index("pair_id")
-    rivals = scored[~scored["own"]].groupby("pair_id")["score"].agg(["max", "size"])
+    rivals = scored[~scored["own"]].groupby("pair_id").agg(
+        best=("score", "max"), best_pmi=("pmi", "max"), size=("score", "size"))
     own = own.loc[rivals.index]
     return pd.DataFrame({
         "pair_id": rivals.index.to_numpy(), "language": own["language"].to_numpy(),
-        "correct": (own["score"] > rivals["max"]).to_numpy().astype(float),
+        "correct": (own["score"] > rivals["best"]).to_numpy().astype(float),
+        "correct_pmi": (own["pmi"] > rivals["best_pmi"]).to_numpy().astype(float),
         "chance": 1.0 / (1 + rivals["size"].to_numpy()),
     })
 

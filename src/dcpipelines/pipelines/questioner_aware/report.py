@@ -16,7 +16,9 @@ PAPER = {"en": (7.21, 6.50), "zh": (17.16, 16.22)}  # ROUGE-L (x100): full vs fi
 TARGET_GAIN_PCT = 10.0      # the full method's relative ROUGE-L gain over blind fine-tuning
 TARGET_REPEAT_RATE = 0.20   # share of replies with a repeated 3-gram
 ABLATIONS = ["id_embedding", "dual_no_cl", "dual_cl_no_cluster", "bottleneck_shift"]
-INTERVALS = ("rouge_l_paper", "questioner_rank_acc", "repeat_rate")
+INTERVALS = ("rouge_l_paper", "questioner_rank_acc", "questioner_rank_acc_pmi", "repeat_rate")
+RANK_SCORES = {"": "mean token log-likelihood", "_pmi": "log-likelihood minus that after the "
+               "responder's name alone (PMI)"}
 EXAMPLES = 5
 
 
@@ -44,6 +46,7 @@ def language_figures(replies: pd.DataFrame, rank: pd.DataFrame, language: str) -
         "distinct2": distinct_n(part["reply"], 2),
         "repeat_rate": repeat_rate(part["reply"].tolist()),
         "questioner_rank_acc": float(ranked["correct"].mean()) if len(ranked) else 0.0,
+        "questioner_rank_acc_pmi": float(ranked["correct_pmi"].mean()) if len(ranked) else 0.0,
     }
 
 
@@ -89,18 +92,20 @@ def per_seed(results: dict[str, dict], languages: list[str]) -> dict[str, dict[s
         for language in languages:  # per test pair: own reply first minus chance, seed mean
             margins = [run["rank"].loc[run["rank"]["language"] == language].set_index("pair_id")
                        for run in result["runs"]]
-            if len(margins[0]):
-                joined = sum((m["correct"] - m["chance"]) for m in margins) / len(margins)
-                figures[f"{language}_rank_margin_pairs"] = joined.tolist()
+            for suffix in RANK_SCORES if len(margins[0]) else ():
+                joined = sum((m[f"correct{suffix}"] - m["chance"]) for m in margins) / len(margins)
+                figures[f"{language}_rank_margin_pairs{suffix}"] = joined.tolist()
         table[name] = figures
     return table
 
 
 # ---- the report ----
 def report_questioner_aware(clustered_pairs: pd.DataFrame, cluster_summary: pd.DataFrame,
-                            base_decoder: dict, perplexity: dict, *results: dict) -> Report:
+                            base_decoder: dict, perplexity: dict, identifiability: pd.DataFrame,
+                            *results: dict) -> Report:
     """Metrics per language and variant (means and intervals over seeds), the paper's claims,
-    five example replies per variant and language, loss curves."""
+    how identifiable the questioner is from the reply alone, five example replies per variant
+    and language, loss curves."""
     by_variant = {r["variant"]: r for r in results if r["runs"]}
     languages = sorted(clustered_pairs.loc[clustered_pairs["split"] == "test", "language"].unique())
     figures = per_seed(by_variant, languages)
@@ -108,7 +113,7 @@ def report_questioner_aware(clustered_pairs: pd.DataFrame, cluster_summary: pd.D
     for name, values in figures.items():
         for key, series in values.items():
             language, _, figure = key.partition("_")
-            if figure == "rank_margin_pairs":  # per test pair, judged in the claims only
+            if figure.startswith("rank_margin_pairs"):  # per test pair, judged in the claims only
                 continue
             if language in languages and figure in INTERVALS:
                 metrics.update(interval_metrics(f"{language}_{name}_{figure}", summarize(series)))
@@ -122,6 +127,7 @@ def report_questioner_aware(clustered_pairs: pd.DataFrame, cluster_summary: pd.D
         metrics[f"{language}_questioner_rank_chance"] = float(
             any_runs.loc[any_runs["language"] == language, "chance"].mean())
     metrics["questioner_rank_chance"] = float(any_runs["chance"].mean())
+    metrics.update(_identifiability_metrics(identifiability, languages))
     claims: list[Claim] = []
     for language in languages:
         claims += _claims(figures, language, metrics)
@@ -171,6 +177,45 @@ def _data_metrics(pairs: pd.DataFrame, summary: pd.DataFrame, perplexity: dict,
     return metrics
 
 
+def _identifiability_metrics(table: pd.DataFrame, languages: list[str]) -> dict[str, float]:
+    """The bag-of-words classifier's rank accuracy (with a bootstrap interval over the test
+    pairs), its top-1 accuracy and the majority questioner's, per language."""
+    out: dict[str, float] = {}
+    for language in languages:
+        part = table[table["language"] == language]
+        if part.empty:
+            continue
+        out.update(interval_metrics(f"{language}_bow_questioner_rank_acc",
+                                    bootstrap(part["correct"].tolist(), seed=0)))
+        out[f"{language}_bow_questioner_rank_chance"] = float(part["chance"].mean())
+        out[f"{language}_bow_questioner_accuracy"] = float(part["classified"].mean())
+        out[f"{language}_bow_questioner_majority"] = float(part["majority"].mean())
+        out[f"{language}_bow_pairs"] = float(len(part))
+    return out
+
+
+def _rank_claims(figures: dict, language: str, metrics: dict[str, float], tag: str) -> list[Claim]:
+    """Rank accuracy of the full method above chance (over seeds and over test pairs) and above
+    blind, for each rank score."""
+    claims = []
+    for suffix, score in RANK_SCORES.items():
+        rank = figures["full"][f"{language}_questioner_rank_acc{suffix}"]
+        chance = [metrics[f"{language}_questioner_rank_chance"]] * len(rank)
+        over_seeds = beats(f"{tag}: the full method ranks the true questioner's reply first above "
+                           f"chance (score: {score})", "full", rank, "chance", chance)
+        over_pairs = figures["full"].get(f"{language}_rank_margin_pairs{suffix}")
+        if over_pairs is not None and over_seeds.holds is not None:
+            # seeds alone miss the spread over test pairs: the pairs' interval must agree
+            pairs = bootstrap(over_pairs, seed=0)
+            over_seeds = Claim(over_seeds.claim, f"{over_seeds.measured}; over {pairs.n} test pairs "
+                               f"(own first - chance, seed mean) {pairs.text()}",
+                               bool(over_seeds.holds and pairs.ci_low > 0))
+        claims.append(over_seeds)
+        claims.append(beats(f"{tag}: ... and above blind fine-tuning (score: {score})", "full", rank,
+                            "blind", figures["blind"][f"{language}_questioner_rank_acc{suffix}"]))
+    return claims
+
+
 def _claims(figures: dict, language: str, metrics: dict[str, float]) -> list[Claim]:
     if "full" not in figures or "blind" not in figures:
         return []
@@ -189,20 +234,7 @@ def _claims(figures: dict, language: str, metrics: dict[str, float]) -> list[Cla
         if ablation in figures:
             claims.append(beats(f"{tag}: the full method beats the {ablation} ablation on ROUGE-L",
                                 "full", full, ablation, figures[ablation][key]))
-    rank = figures["full"][f"{language}_questioner_rank_acc"]
-    chance = [metrics[f"{language}_questioner_rank_chance"]] * len(rank)
-    over_seeds = beats(f"{tag}: the full method ranks the true questioner's reply first above "
-                       "chance", "full", rank, "chance", chance)
-    over_pairs = figures["full"].get(f"{language}_rank_margin_pairs")
-    if over_pairs is not None and over_seeds.holds is not None:
-        # seeds alone miss the spread over test pairs: the pairs' interval must agree
-        pairs = bootstrap(over_pairs, seed=0)
-        over_seeds = Claim(over_seeds.claim, f"{over_seeds.measured}; over {pairs.n} test pairs "
-                           f"(own first - chance, seed mean) {pairs.text()}",
-                           bool(over_seeds.holds and pairs.ci_low > 0))
-    claims.append(over_seeds)
-    claims.append(beats(f"{tag}: ... and above blind fine-tuning", "full", rank, "blind",
-                        figures["blind"][f"{language}_questioner_rank_acc"]))
+    claims += _rank_claims(figures, language, metrics, tag)
     repeats = summarize(figures["full"][f"{language}_repeat_rate"])
     claims.append(Claim(f"{tag}: under {TARGET_REPEAT_RATE:.0%} of the full method's replies "
                         "repeat a 3-gram", f"repeat rate {repeats.text()}",
@@ -215,7 +247,8 @@ def _variant_table(figures: dict, language: str) -> pd.DataFrame:
     for name, values in figures.items():
         row: dict[str, object] = {"variant": name}
         for figure in ("rouge_l_paper", "rouge_1_paper", "rouge_2_paper", "rouge_l", "bleu",
-                       "questioner_rank_acc", "repeat_rate", "distinct1", "distinct2"):
+                       "questioner_rank_acc", "questioner_rank_acc_pmi", "repeat_rate",
+                       "distinct1", "distinct2"):
             est = summarize(values[f"{language}_{figure}"])
             row[figure] = est.text(3) if figure in INTERVALS else round(est.mean, 3)
         rows.append(row)
@@ -260,8 +293,13 @@ def _notes(ranked: int) -> str:
         f"Questioner rank: for {ranked} test pairs, the pair's own reply and one held-out reply "
         "of the same responder to each other questioner are scored by mean token log-likelihood "
         "as answers to the pair's query from the pair's questioner; accuracy = share where the "
-        "own reply scores strictly highest; chance = mean of 1 / candidates. Intervals: 95% "
-        "Student-t over the run seeds."
+        "own reply scores strictly highest; chance = mean of 1 / candidates. The same with the "
+        "reply's summed log-likelihood minus its log-likelihood after the responder's name alone, "
+        "from no questioner (PMI, `_pmi`; it does not favour short, generic replies). `bow_`: a "
+        "bag-of-words logistic regression per responder, trained on its training replies, ranks "
+        "the same candidates by the probability of the pair's questioner (the reply alone, no "
+        "query): how identifiable the questioner is from the reply at all. Intervals: 95% "
+        "Student-t over the run seeds (`bow_`: bootstrap over test pairs)."
     )
 
 
