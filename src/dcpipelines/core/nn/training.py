@@ -137,12 +137,6 @@ def held_out_log_loss(model: Any, codec: TextCodec, texts: Sequence[str], batch_
     return total, count
 
 
-def held_out_perplexity(model: Any, codec: TextCodec, texts: Sequence[str], batch_size: int = 64) -> float:
-    """Token perplexity of a causal LM on ``texts`` (see :func:`held_out_log_loss`)."""
-    total, count = held_out_log_loss(model, codec, texts, batch_size)
-    return float(math.exp(total / max(count, 1)))
-
-
 # ---- fine-tuning one variant ----
 @dataclass(frozen=True)
 class ContrastSettings:
