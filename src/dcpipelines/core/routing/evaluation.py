@@ -102,68 +102,98 @@ def _spec_settings(spec_type: Any, router: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in router.items() if k in spec_type.__dataclass_fields__}
 
 
-def train_seed(data: RouterData, seed: int, router: dict[str, Any], dims: list[str]) -> tuple[dict[str, Any],
-                                                                                              pd.DataFrame]:
-    """Every router trained with one seed; their models, loss histories and test predictions."""
+BASELINE_JOB = "baselines"  # the RouteLLM-, Hybrid-LLM- and ZOOTER-style baselines of one seed: one job
+
+
+def router_jobs(seeds: list[int], router: dict[str, Any]) -> list[tuple[int, str]]:
+    """One job per (seed, token-level router) and one per seed for the sentence-level baselines,
+    longest first."""
+    parts = [*PREDICTORS, *optional_routers(router)]
+    return [(int(seed), part) for part in parts for seed in seeds] + [(int(seed), BASELINE_JOB) for seed in seeds]
+
+
+def train_router(data: RouterData, seed: int, part: str, router: dict[str, Any], dims: list[str],
+                 ) -> dict[str, Any]:
+    """One router (a dual-gate predictor, the key-token gate, or the three baselines) trained with
+    one seed: its models, loss histories, test-prediction columns and (RouteT2I) gate weights."""
     from dcpipelines.core.routing.dual_gate import DualGateSpec, predict_dual_gate, train_dual_gate
     from dcpipelines.core.routing.predictor import PredictorSpec, predict_quality, train_predictor
     from dcpipelines.core.routing.routers import BASELINES, baseline_score, train_baseline
 
     (train_edge, train_cloud), tr, te = data.quality["router_train"], data.tokens["router_train"], data.tokens["test"]
-    pred = pd.DataFrame({"seed": seed, "prompt_id": data.test_ids})
-    models: dict[str, Any] = {"histories": {}}
-    for name, switches in PREDICTORS.items():
-        spec = DualGateSpec(n_dims=len(dims), **_spec_settings(DualGateSpec, router), **switches)
-        model, models["histories"][name] = train_dual_gate(
+    out: dict[str, Any] = {"models": {}, "histories": {}, "columns": {}}
+    if part in PREDICTORS:
+        spec = DualGateSpec(n_dims=len(dims), **_spec_settings(DualGateSpec, router), **PREDICTORS[part])
+        model, out["histories"][part] = train_dual_gate(
             spec, tr.embeddings, tr.mask, train_edge, train_cloud, derive_seed(seed, "route_t2i.router_training"),
             data.candidates["router_train"])
         edge, cloud, weights = predict_dual_gate(model, te.embeddings, te.mask, data.candidates["test"])
-        _put(pred, name, edge, cloud, dims if spec.multi_metric else ["mean"])
-        models[name] = model
-        if name == "routet2i":
-            models["routet2i_weights"] = weights
-    if KEY_TOKEN_GATE in optional_routers(router):
+        _put(out["columns"], part, edge, cloud, dims if spec.multi_metric else ["mean"])
+        out["models"][part] = model
+        if part == "routet2i":
+            out["models"]["routet2i_weights"] = weights
+    elif part == KEY_TOKEN_GATE:
         key_spec = PredictorSpec(n_dims=len(dims), **_spec_settings(PredictorSpec, router))
-        model, models["histories"][KEY_TOKEN_GATE] = train_predictor(
+        model, out["histories"][part] = train_predictor(
             key_spec, tr.embeddings, tr.mask, train_edge, train_cloud, derive_seed(seed, "route_t2i.router_training"),
             data.candidates["router_train"])
         edge, cloud, _ = predict_quality(model, te.embeddings, te.mask, candidates=data.candidates["test"])
-        _put(pred, KEY_TOKEN_GATE, edge, cloud, dims)
-    for kind in BASELINES:
-        model, models["histories"][kind] = train_baseline(
-            kind, data.embeddings["router_train"], train_edge.mean(1), train_cloud.mean(1),
-            derive_seed(seed, "route_t2i.single_metric_training"), epochs=int(router["baseline_epochs"]))
-        pred[f"{kind}_score"] = baseline_score(kind, model, data.embeddings["test"])
-    pred["n_tokens"] = te.mask.sum(1) - 2  # without [CLS] and [SEP]
-    return models, pred
+        _put(out["columns"], part, edge, cloud, dims)
+    elif part == BASELINE_JOB:
+        for kind in BASELINES:
+            model, out["histories"][kind] = train_baseline(
+                kind, data.embeddings["router_train"], train_edge.mean(1), train_cloud.mean(1),
+                derive_seed(seed, "route_t2i.single_metric_training"), epochs=int(router["baseline_epochs"]))
+            out["columns"][f"{kind}_score"] = baseline_score(kind, model, data.embeddings["test"])
+    else:
+        raise ValueError(f"unknown router job {part!r}")
+    return out
 
 
-def _put(pred: pd.DataFrame, name: str, edge: np.ndarray, cloud: np.ndarray, dims: list[str]) -> None:
+def seed_predictions(data: RouterData, seed: int, parts: list[dict[str, Any]]) -> pd.DataFrame:
+    """One seed's test predictions from its routers' jobs (in job order), one row per test prompt."""
+    columns: dict[str, Any] = {"seed": seed, "prompt_id": data.test_ids}
+    for part in parts:
+        columns.update(part["columns"])
+    columns["n_tokens"] = data.tokens["test"].mask.sum(1) - 2  # without [CLS] and [SEP]
+    return pd.DataFrame(columns)
+
+
+def _put(pred: dict[str, Any], name: str, edge: np.ndarray, cloud: np.ndarray, dims: list[str]) -> None:
     for d, dim in enumerate(dims):
         pred[f"{name}__edge_{dim}"] = edge[:, d]
         pred[f"{name}__cloud_{dim}"] = cloud[:, d]
 
 
 def train_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
-                  seeds: list[int], router: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+                  seeds: list[int], router: dict[str, Any], workers: int = 1) -> tuple[dict[str, Any], pd.DataFrame]:
     """Every router trained once per seed on the router-training prompts; predictions for the
     test prompts (one row per seed and test prompt). The first seed's RouteT2I predictor, the
-    test tokens and every loss history are kept for timing, logging and the report."""
+    test tokens and every loss history are kept for timing, logging and the report. The
+    (seed, router) trainings run in up to ``workers`` processes (:mod:`dcpipelines.core.parallel`);
+    the results do not depend on it."""
+    from dcpipelines.core.parallel import run_jobs
     from dcpipelines.core.routing.predictor import key_tokens
 
     dims = quality_dimensions(measured)
     data = router_data(scene_prompts, prompt_embeddings, measured, bool(router.get("content_tokens_only", False)))
-    frames, histories = [], {}
+    jobs = router_jobs(seeds, router)
     start = time.perf_counter()
+    results = run_jobs(train_router, [(seed, part, router, dims) for seed, part in jobs],
+                       workers, label="route_t2i: routers", shared=data)
+    frames, histories = [], {}
     for i, seed in enumerate(seeds):
-        models, pred = train_seed(data, int(seed), router, dims)
-        histories.update({f"{name}_seed{seed}": h for name, h in models["histories"].items()})
+        parts = [r for (s, _), r in zip(jobs, results, strict=True) if s == int(seed)]
+        for part in parts:
+            histories.update({f"{name}_seed{seed}": h for name, h in part["histories"].items()})
+        pred = seed_predictions(data, int(seed), parts)
         if i == 0:
+            models = {k: v for part in parts for k, v in part["models"].items()}
             first, first_weights = models["routet2i"], models["routet2i_weights"]
             for d, dim in enumerate(dims):
                 pred[f"key_tokens_{dim}"] = [" ".join(t) for t in key_tokens(first_weights, data.tokens["test"].tokens, d)]
         frames.append(pred)
-    train_s = (time.perf_counter() - start) / len(seeds)
+    train_s = (time.perf_counter() - start) / len(seeds)  # wall time per seed (seeds may overlap)
     kept = {"predictor": first, "test_tokens": data.tokens["test"], "test_candidates": data.candidates["test"],
             "histories": histories, "train_s_per_seed": train_s,
             "mu": {side: q.mean(0) for side, q in zip(("edge", "cloud"), data.quality["router_train"], strict=True)}}

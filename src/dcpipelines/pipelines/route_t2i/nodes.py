@@ -59,15 +59,16 @@ def load_embeddings(prompt_embedding_cache: Any) -> np.ndarray:
     return np.asarray(prompt_embedding_cache, dtype=np.float32)
 
 
-def fit_generators(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, seed: int,
-                   generators: dict[str, Any], model_source: Any) -> Any:
-    """The edge and cloud generators, cached (see :mod:`dcpipelines.core.cache`)."""
-    return model_source.fit_generators(scene_prompts, prompt_embeddings, seed, generators)
+def fit_models(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, seed: int, generators: dict[str, Any],
+               scorer: dict[str, Any], workers: int, model_source: Any) -> Any:
+    """The quality scorer and the edge and cloud generators, cached (see
+    :mod:`dcpipelines.core.cache`); what must be trained is trained in up to ``workers`` processes."""
+    return model_source.fit_models(scene_prompts, prompt_embeddings, seed, generators, scorer, int(workers))
 
 
-def fit_scorer(seed: int, scorer: dict[str, Any], model_source: Any) -> Any:
-    """The quality scorer, cached (see :mod:`dcpipelines.core.cache`)."""
-    return model_source.fit_scorer(seed, scorer)
+def open_models(world_models: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stored generators and scorer, apart (both empty when the run uses local models)."""
+    return world_models.get("generators", {}), world_models.get("scorer", {})
 
 
 def check_scorer(scorer_model: dict[str, Any], seed: int, world: dict[str, Any], scorer: dict[str, Any],
@@ -108,13 +109,14 @@ def unpack_measurement(measurement: dict[str, Any], scene_prompts: pd.DataFrame,
 
 
 def fit_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured_quality: pd.DataFrame,
-                seed: int, seeds: int, router: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+                seed: int, seeds: int, router: dict[str, Any], workers: int) -> tuple[dict[str, Any], pd.DataFrame]:
     """RouteT2I's dual-gate predictor, its ablations and the baselines, trained once per run
-    seed; their test predictions (one row per seed and test prompt)."""
+    seed (in up to ``workers`` processes); their test predictions (one row per seed and test prompt)."""
     from dcpipelines.core.routing.evaluation import train_routers
     from dcpipelines.core.seeds import seed_list
 
-    return train_routers(scene_prompts, prompt_embeddings, measured_quality, seed_list(seed, seeds), router)
+    return train_routers(scene_prompts, prompt_embeddings, measured_quality, seed_list(seed, seeds), router,
+                         int(workers))
 
 
 def hand_mlflow_models(router_models: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The RouteT2I graph: prompts -> generators and scorer (cached) -> measured quality (cached)
+"""The RouteT2I graph: prompts -> scorer and generators (cached, trained side by side) -> measured quality (cached)
 -> routers, once per seed -> budgeted routing curves, the premise check and costs -> report.
 
 By default the prompts are the procedural scene world's and the generators and scorer are
@@ -24,13 +24,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                  name="embed_prompts", tags=["cloud"]),
             Node(nodes.load_embeddings, "prompt_embedding_cache", "prompt_embeddings",
                  name="load_embeddings", tags=["cloud"]),
-            Node(nodes.fit_generators,
-                 ["scene_prompts", "prompt_embeddings", "params:seed", "params:generators", "model_source"],
-                 "generators", name="fit_generators", tags=["cloud"]),
+            Node(nodes.fit_models,
+                 ["scene_prompts", "prompt_embeddings", "params:seed", "params:generators", "params:scorer",
+                  "params:workers", "model_source"],
+                 "world_models", name="fit_models", tags=["cloud"]),
+            Node(nodes.open_models, "world_models", ["generators", "scorer"], name="open_models", tags=["cloud"]),
             Node(nodes.hand_device_models, "generators", "device_models",
                  name="hand_device_models", tags=["cloud"]),
-            Node(nodes.fit_scorer, ["params:seed", "params:scorer", "model_source"],
-                 "scorer", name="fit_scorer", tags=["cloud"]),
             Node(nodes.check_scorer,
                  ["scorer", "params:seed", "params:world", "params:scorer", "model_source"],
                  "scorer_validation", name="check_scorer", tags=["cloud"]),
@@ -42,7 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  name="unpack_measurement", tags=["cloud"]),
             Node(nodes.fit_routers,
                  ["scene_prompts", "prompt_embeddings", "measured_quality", "params:seed", "params:seeds",
-                  "params:router"],
+                  "params:router", "params:workers"],
                  ["router_models", "router_predictions"], name="fit_routers", tags=["cloud"]),
             Node(nodes.hand_mlflow_models, "router_models", "mlflow_models",
                  name="hand_mlflow_models", tags=["cloud"]),
