@@ -41,7 +41,7 @@ def test_router_trainings_are_the_same_in_worker_processes():
             np.testing.assert_array_equal(a["columns"][key], b["columns"][key])
         assert a["histories"] == b["histories"]
     # the two seeds trained different models (the comparison above is not between constants)
-    assert not np.array_equal(here[0]["columns"]["routet2i__edge_colour"], here[1]["columns"]["routet2i__edge_colour"])
+    assert not np.array_equal(here[0]["columns"]["routet2i__distance_colour"], here[1]["columns"]["routet2i__distance_colour"])
 
 
 def test_a_failing_job_is_raised_and_workers_are_checked():

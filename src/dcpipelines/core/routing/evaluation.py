@@ -49,12 +49,14 @@ def measured_table(prompt_ids: np.ndarray, quality: dict[str, np.ndarray], dims:
     return measured
 
 
-PREDICTORS = {  # name -> switches of the dual-gate predictor (see core/routing/dual_gate.py)
+PREDICTORS: dict[str, dict[str, Any]] = {  # name -> switches of the dual-gate predictor (see core/routing/dual_gate.py)
     "routet2i": {},
     "ablation_no_multi_metric": {"multi_metric": False},
     "ablation_no_token_selection": {"token_selection": False},
     "ablation_no_dual_gate": {"dual_gate": False},
+    "ablation_plugin_prs": {"target": "qualities"},  # heads predict both qualities; PRS of the predictions
 }
+QUALITY_MODEL = "ablation_plugin_prs"  # the predictor whose predicted qualities the quality metrics judge
 KEY_TOKEN_GATE = "ablation_key_token_gate"  # the earlier predictor (one key-token gate, one gate per dimension)
 OPTIONAL_ROUTERS = (KEY_TOKEN_GATE,)  # trained only when named in the router settings' ``optional`` list
 
@@ -127,8 +129,10 @@ def train_router(data: RouterData, seed: int, part: str, router: dict[str, Any],
         model, out["histories"][part] = train_dual_gate(
             spec, tr.embeddings, tr.mask, train_edge, train_cloud, derive_seed(seed, "route_t2i.router_training"),
             data.candidates["router_train"])
-        edge, cloud, weights = predict_dual_gate(model, te.embeddings, te.mask, data.candidates["test"])
-        _put(out["columns"], part, edge, cloud, dims if spec.multi_metric else ["mean"])
+        outputs, weights = predict_dual_gate(model, te.embeddings, te.mask, data.candidates["test"])
+        kinds = ["distance"] if spec.target == "distances" else ["edge", "cloud"]
+        for k, kind in enumerate(kinds):
+            _put_one(out["columns"], part, kind, outputs[..., k], dims if spec.multi_metric else ["mean"])
         out["models"][part] = model
         if part == "routet2i":
             out["models"]["routet2i_weights"] = weights
@@ -138,7 +142,8 @@ def train_router(data: RouterData, seed: int, part: str, router: dict[str, Any],
             key_spec, tr.embeddings, tr.mask, train_edge, train_cloud, derive_seed(seed, "route_t2i.router_training"),
             data.candidates["router_train"])
         edge, cloud, _ = predict_quality(model, te.embeddings, te.mask, candidates=data.candidates["test"])
-        _put(out["columns"], part, edge, cloud, dims)
+        _put_one(out["columns"], part, "edge", edge, dims)
+        _put_one(out["columns"], part, "cloud", cloud, dims)
     elif part == BASELINE_JOB:
         for kind in BASELINES:
             model, out["histories"][kind] = train_baseline(
@@ -159,10 +164,9 @@ def seed_predictions(data: RouterData, seed: int, parts: list[dict[str, Any]]) -
     return pd.DataFrame(columns)
 
 
-def _put(pred: dict[str, Any], name: str, edge: np.ndarray, cloud: np.ndarray, dims: list[str]) -> None:
+def _put_one(columns: dict[str, Any], name: str, kind: str, values: np.ndarray, dims: list[str]) -> None:
     for d, dim in enumerate(dims):
-        pred[f"{name}__edge_{dim}"] = edge[:, d]
-        pred[f"{name}__cloud_{dim}"] = cloud[:, d]
+        columns[f"{name}__{kind}_{dim}"] = values[:, d]
 
 
 def train_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
@@ -223,22 +227,40 @@ def _side(pred: pd.DataFrame, name: str, side: str, dims: list[str]) -> np.ndarr
     return pred[[f"{name}__{side}_{d}" for d in dims]].to_numpy()
 
 
+def _kind_dims(pred: pd.DataFrame, name: str, kind: str) -> list[str]:
+    return [c.removeprefix(f"{name}__{kind}_") for c in pred.columns if c.startswith(f"{name}__{kind}_")]
+
+
+def predicted_prs(pred: pd.DataFrame, name: str, mu: dict[str, np.ndarray], gamma: float) -> np.ndarray:
+    """A dual-gate predictor's PRS of every prompt: the sum of its predicted ``D_i`` with uniform
+    weights (heads that predict distances), or the published PRS of its predicted qualities."""
+    from dcpipelines.core.routing.pareto import pareto_relative_superiority
+
+    dims = _kind_dims(pred, name, "distance")
+    if dims:
+        return _side(pred, name, "distance", dims).mean(1)
+    dims = _kind_dims(pred, name, "edge")
+    mu_edge, mu_cloud = (mu["edge"].mean(keepdims=True), mu["cloud"].mean(keepdims=True)) if dims == ["mean"] \
+        else (mu["edge"], mu["cloud"])
+    return pareto_relative_superiority(_side(pred, name, "edge", dims), _side(pred, name, "cloud", dims),
+                                       mu_edge, mu_cloud, gamma)
+
+
+def _predicted_gain(pred: pd.DataFrame, name: str) -> np.ndarray | None:
+    dims = _kind_dims(pred, name, "edge")
+    return (_side(pred, name, "cloud", dims) - _side(pred, name, "edge", dims)).mean(1) if dims else None
+
+
 def routings(q_edge: np.ndarray, q_cloud: np.ndarray, pred: pd.DataFrame, mu: dict[str, np.ndarray],
              gamma: float) -> dict[str, Any]:
     """Every router's routing of the test prompts (``pred``: one seed's predictions)."""
     from dcpipelines.core.routing import routers as r
 
-    dims = [c.removeprefix("routet2i__edge_") for c in pred.columns if c.startswith("routet2i__edge_")]
-    out = {name: r.routet2i_routing(_side(pred, name, "edge", dims), _side(pred, name, "cloud", dims),
-                                    mu["edge"], mu["cloud"], gamma)
-           for name in [n for n in PREDICTORS if n != "ablation_no_multi_metric"]
-           + [n for n in OPTIONAL_ROUTERS if f"{n}__edge_{dims[0]}" in pred.columns]}
-    out["ablation_no_multi_metric"] = r.routet2i_routing(
-        _side(pred, "ablation_no_multi_metric", "edge", ["mean"]),
-        _side(pred, "ablation_no_multi_metric", "cloud", ["mean"]), mu["edge"].mean(keepdims=True),
-        mu["cloud"].mean(keepdims=True), gamma)
-    out["ablation_relative_share_prs"] = r.relative_share_routing(_side(pred, "routet2i", "edge", dims),
-                                                                  _side(pred, "routet2i", "cloud", dims))
+    names = [*PREDICTORS, *[n for n in OPTIONAL_ROUTERS if any(c.startswith(f"{n}__") for c in pred.columns)]]
+    out = {name: r.prs_routing(predicted_prs(pred, name, mu, gamma), _predicted_gain(pred, name)) for name in names}
+    dims = _kind_dims(pred, QUALITY_MODEL, "edge")
+    out["ablation_relative_share_prs"] = r.relative_share_routing(_side(pred, QUALITY_MODEL, "edge", dims),
+                                                                  _side(pred, QUALITY_MODEL, "cloud", dims))
     out.update({kind: r.uncapped(r.gain_order(pred[f"{kind}_score"].to_numpy())) for kind in r.BASELINES})
     out["prompt_length"] = r.uncapped(r.prompt_length_order(pred["n_tokens"].to_numpy()))
     out["oracle"] = r.oracle_routing(q_cloud.mean(1) - q_edge.mean(1))
@@ -316,12 +338,13 @@ def prediction_metrics(measured: pd.DataFrame, scene_prompts: pd.DataFrame, pred
     ids, q_edge, q_cloud = wide(measured, scene_prompts, "test")
     pred = predictions.set_index("prompt_id").loc[ids]
     dims = quality_dimensions(measured)
-    pred_edge, pred_cloud = _side(pred, "routet2i", "edge", dims), _side(pred, "routet2i", "cloud", dims)
+    pred_edge, pred_cloud = _side(pred, QUALITY_MODEL, "edge", dims), _side(pred, QUALITY_MODEL, "cloud", dims)
     true_prs = pareto_relative_superiority(q_edge, q_cloud, mu["edge"], mu["cloud"], gamma)
-    pred_prs = pareto_relative_superiority(pred_edge, pred_cloud, mu["edge"], mu["cloud"], gamma)
+    pred_prs = predicted_prs(pred, "routet2i", mu, gamma)
     gain = q_cloud.mean(1) - q_edge.mean(1)
     return {
         "predicted_prs_spearman": spearman(pred_prs, true_prs),
+        "plugin_prs_spearman": spearman(predicted_prs(pred, QUALITY_MODEL, mu, gamma), true_prs),
         "predicted_gain_spearman": spearman(pred_cloud.mean(1) - pred_edge.mean(1), gain),
         "zooter_gain_spearman": spearman(pred["zooter_score"].to_numpy(), gain),
         "predicted_quality_mae": float(np.abs(np.concatenate([pred_edge - q_edge, pred_cloud - q_cloud])).mean()),
@@ -359,23 +382,22 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def time_routing(router_models: dict[str, Any], repeats: int, encode_prompts: int, gamma: float,
-                 ) -> dict[str, float]:
+def time_routing(router_models: dict[str, Any], repeats: int, encode_prompts: int) -> dict[str, float]:
     """Wall-clock cost of a batched routing decision on this CPU: content-token mask (when the
     gate uses one), predictor forward pass, PRS and the budgeted allocation, per prompt (token
     embeddings already computed), and the MiniLM token encoding per prompt on top."""
     from dcpipelines.core.routing.budget import allocate
     from dcpipelines.core.routing.dual_gate import predict_dual_gate
-    from dcpipelines.core.routing.routers import routet2i_routing
+    from dcpipelines.core.routing.routers import prs_routing
     from dcpipelines.core.routing.tokens import token_features
 
-    tokens, model, mu = router_models["test_tokens"], router_models["predictor"], router_models["mu"]
+    tokens, model = router_models["test_tokens"], router_models["predictor"]
     best = float("inf")
     for _ in range(int(repeats)):
         start = time.perf_counter()
         candidates = None if router_models["test_candidates"] is None else tokens.content_mask()
-        edge, cloud, _ = predict_dual_gate(model, tokens.embeddings, tokens.mask, candidates)
-        routing = routet2i_routing(edge, cloud, mu["edge"], mu["cloud"], gamma)
+        outputs, _ = predict_dual_gate(model, tokens.embeddings, tokens.mask, candidates)
+        routing = prs_routing(outputs[..., 0] @ np.full(outputs.shape[1], 1.0 / outputs.shape[1]))
         allocate(routing.order, min(0.5, routing.eligible / len(routing.order)))
         best = min(best, time.perf_counter() - start)
     texts = [" ".join(t[1:-1]) for t in tokens.tokens[:int(encode_prompts)]]

@@ -129,8 +129,8 @@ def hand_mlflow_models(router_models: dict[str, Any]) -> dict[str, dict[str, Any
     example = torch.as_tensor(router_models["test_tokens"].embeddings[:1])
     return hand_off("route_t2i", {"predictor": {
         "module": ServedPredictor(router_models["predictor"]).eval(), "example_input": example,
-        "description": "route_t2i's dual-gate quality predictor: zero-padded MiniLM token embeddings -> "
-                       "edge and cloud quality per dimension"}})
+        "description": "route_t2i's dual-gate predictor: zero-padded MiniLM token embeddings -> the PRS "
+                       "term D_i per quality dimension (mean: predicted PRS; below 1/2: cloud better)"}})
 
 
 def evaluate_routing(scene_prompts: pd.DataFrame, measured_quality: pd.DataFrame, router_predictions: pd.DataFrame,
@@ -174,11 +174,11 @@ def routing_costs(generators_model: dict[str, Any], generation_info: dict[str, A
     return budget_table(table, router["budgets"], flops), quality_under_budgets(table, budgets, routing_curves)
 
 
-def time_routing(router_models: dict[str, Any], timing: dict[str, Any], router: dict[str, Any]) -> dict[str, float]:
+def time_routing(router_models: dict[str, Any], timing: dict[str, Any]) -> dict[str, float]:
     """Wall-clock cost of a routing decision and of the token encoding, per prompt."""
     from dcpipelines.core.routing.evaluation import time_routing as measure
 
-    return measure(router_models, int(timing["repeats"]), int(timing["encode_prompts"]), float(router["prs_gamma"]))
+    return measure(router_models, int(timing["repeats"]), int(timing["encode_prompts"]))
 
 
 def hand_device_models(generators_model: dict[str, Any]) -> dict[str, dict[str, Any]]:

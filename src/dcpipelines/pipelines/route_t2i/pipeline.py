@@ -55,7 +55,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["generators", "generation_info", "params:costs", "params:router", "model_source",
                   "routing_curves"],
                  ["cost_table", "cost_budgets"], name="routing_costs", tags=["cloud"]),
-            Node(nodes.time_routing, ["router_models", "params:timing", "params:router"], "timing",
+            Node(nodes.time_routing, ["router_models", "params:timing"], "timing",
                  name="time_routing", tags=["device"]),
             Node(report.summarise_models,
                  ["generators", "scorer", "scorer_validation", "generation_info", "router_models", "timing",
