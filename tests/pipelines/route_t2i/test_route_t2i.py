@@ -135,6 +135,7 @@ def _run(params: dict, models=None) -> tuple[Report, dict]:
         "route_t2i.world_models": CacheDataset(str(models / "world_models.pt")),
         "route_t2i.measurement": CacheDataset(str(models / "measurement.pt")),
         "route_t2i.prompt_embedding_cache": CacheDataset(str(models / "prompt_embeddings.pt")),
+        "route_t2i.token_feature_cache": CacheDataset(str(models / "token_features.pt")),
         "route_t2i.measured_quality": KeptDataset(),
         "route_t2i.mlflow_models": KeptDataset(),
     })

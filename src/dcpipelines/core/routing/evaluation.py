@@ -82,16 +82,33 @@ class RouterData:
     test_ids: np.ndarray
 
 
-def router_data(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
-                content_tokens_only: bool) -> RouterData:
-    """Token features (MiniLM, computed once), embeddings and qualities of both splits."""
-    from dcpipelines.core.routing.tokens import token_features
+ROUTER_SPLITS = ("router_train", "test")
 
+
+def split_token_features(scene_prompts: pd.DataFrame) -> dict[str, Any]:
+    """MiniLM token features of the router-training and the test prompts, packed per split
+    (:func:`dcpipelines.core.routing.tokens.pack_tokens`)."""
+    from dcpipelines.core.routing.tokens import pack_tokens, token_features
+
+    return {split: pack_tokens(token_features(scene_prompts.loc[scene_prompts["split"] == split, "prompt"].tolist()))
+            for split in ROUTER_SPLITS}
+
+
+def router_data(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
+                content_tokens_only: bool, token_cache: dict[str, Any] | None = None) -> RouterData:
+    """Token features (``token_cache``, the stored :func:`split_token_features`; computed here
+    when None), sentence embeddings and qualities of both splits."""
+    from dcpipelines.core.routing.tokens import unpack_tokens
+
+    packed = token_cache if token_cache else split_token_features(scene_prompts)
     tokens, candidates, embeddings, quality = {}, {}, {}, {}
     test_ids = np.asarray([])
-    for split in ("router_train", "test"):
+    for split in ROUTER_SPLITS:
         keep = scene_prompts["split"].to_numpy() == split
-        tokens[split] = token_features(scene_prompts.loc[keep, "prompt"].tolist())
+        tokens[split] = unpack_tokens(packed[split])
+        if len(tokens[split].tokens) != int(keep.sum()):
+            raise ValueError(f"stored token features hold {len(tokens[split].tokens)} {split} prompts, "
+                             f"the run has {int(keep.sum())}; delete the token-feature cache file")
         candidates[split] = tokens[split].content_mask() if content_tokens_only else None
         embeddings[split] = prompt_embeddings[keep]
         ids, edge, cloud = wide(measured, scene_prompts, split)
@@ -170,9 +187,11 @@ def _put_one(columns: dict[str, Any], name: str, kind: str, values: np.ndarray, 
 
 
 def train_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
-                  seeds: list[int], router: dict[str, Any], workers: int = 1) -> tuple[dict[str, Any], pd.DataFrame]:
+                  seeds: list[int], router: dict[str, Any], workers: int = 1,
+                  token_cache: dict[str, Any] | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
     """Every router trained once per seed on the router-training prompts; predictions for the
-    test prompts (one row per seed and test prompt). The first seed's RouteT2I predictor, the
+    test prompts (one row per seed and test prompt). ``token_cache``: the prompts' stored token
+    features (see :func:`router_data`). The first seed's RouteT2I predictor, the
     test tokens and every loss history are kept for timing, logging and the report. The
     (seed, router) trainings run in up to ``workers`` processes (:mod:`dcpipelines.core.parallel`);
     the results do not depend on it."""
@@ -180,7 +199,8 @@ def train_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, me
     from dcpipelines.core.routing.predictor import key_tokens
 
     dims = quality_dimensions(measured)
-    data = router_data(scene_prompts, prompt_embeddings, measured, bool(router.get("content_tokens_only", False)))
+    data = router_data(scene_prompts, prompt_embeddings, measured, bool(router.get("content_tokens_only", False)),
+                       token_cache)
     jobs = router_jobs(seeds, router)
     start = time.perf_counter()
     results = run_jobs(train_router, [(seed, part, router, dims) for seed, part in jobs],

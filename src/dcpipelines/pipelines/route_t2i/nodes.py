@@ -54,6 +54,17 @@ def embed_prompts(scene_prompts: pd.DataFrame) -> Any:
     return Cached(fingerprint("all-MiniLM-L6-v2", prompts), build)
 
 
+def embed_tokens(scene_prompts: pd.DataFrame) -> Any:
+    """MiniLM token features of the router-training and test prompts (the routers' input),
+    cached under those prompts (see :mod:`dcpipelines.core.cache`)."""
+    from dcpipelines.core.cache import Cached, fingerprint
+    from dcpipelines.core.routing.evaluation import ROUTER_SPLITS, split_token_features
+
+    prompts = {split: scene_prompts.loc[scene_prompts["split"] == split, "prompt"].tolist() for split in ROUTER_SPLITS}
+    return Cached(fingerprint("all-MiniLM-L6-v2 token embeddings", prompts),
+                  lambda _previous: split_token_features(scene_prompts))
+
+
 def load_embeddings(prompt_embedding_cache: Any) -> np.ndarray:
     """The cached prompt embeddings as a float32 array."""
     return np.asarray(prompt_embedding_cache, dtype=np.float32)
@@ -109,14 +120,15 @@ def unpack_measurement(measurement: dict[str, Any], scene_prompts: pd.DataFrame,
 
 
 def fit_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured_quality: pd.DataFrame,
-                seed: int, seeds: int, router: dict[str, Any], workers: int) -> tuple[dict[str, Any], pd.DataFrame]:
+                token_features: dict[str, Any], seed: int, seeds: int, router: dict[str, Any],
+                workers: int) -> tuple[dict[str, Any], pd.DataFrame]:
     """RouteT2I's dual-gate predictor, its ablations and the baselines, trained once per run
     seed (in up to ``workers`` processes); their test predictions (one row per seed and test prompt)."""
     from dcpipelines.core.routing.evaluation import train_routers
     from dcpipelines.core.seeds import seed_list
 
     return train_routers(scene_prompts, prompt_embeddings, measured_quality, seed_list(seed, seeds), router,
-                         int(workers))
+                         int(workers), token_features)
 
 
 def hand_mlflow_models(router_models: dict[str, Any]) -> dict[str, dict[str, Any]]:
