@@ -14,7 +14,6 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
@@ -25,7 +24,7 @@ from dcpipelines.core.routing.dual_gate import (
     DualGateSpec,
     predict_dual_gate,
 )
-from dcpipelines.core.routing.routers import routet2i_routing
+from dcpipelines.core.routing.routers import prs_routing
 from dcpipelines.core.routing.tokens import token_features
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +39,6 @@ def main() -> None:
     settings = {k: v for k, v in params["router"].items() if k in DualGateSpec.__dataclass_fields__}
     torch.manual_seed(0)
     model = DualGateQualityPredictor(DualGateSpec(n_dims=len(DIMENSIONS), **settings)).eval()
-    mu_edge, mu_cloud = np.full(len(DIMENSIONS), 0.6), np.full(len(DIMENSIONS), 0.7)
     scenes = sample_unique_scenes(0, args.prompts, params["world"]["level_weights"])
     texts = [prompt_for(s) for s in scenes]
     start = time.perf_counter()
@@ -50,8 +48,8 @@ def main() -> None:
     for _ in range(args.repeats):
         start = time.perf_counter()
         candidates = tokens.content_mask() if params["router"].get("content_tokens_only") else None
-        edge, cloud, _ = predict_dual_gate(model, tokens.embeddings, tokens.mask, candidates)
-        routing = routet2i_routing(edge, cloud, mu_edge, mu_cloud, float(params["router"]["prs_gamma"]))
+        distances, _ = predict_dual_gate(model, tokens.embeddings, tokens.mask, candidates)
+        routing = prs_routing(distances[..., 0].mean(1))
         allocate(routing.order, min(0.5, routing.eligible / len(routing.order)))
         timings.append(1e3 * (time.perf_counter() - start) / len(texts))
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")

@@ -30,12 +30,13 @@ def _synthetic(n=256, length=7, seed=0):
 
 def test_dual_gate_learns_a_key_token_with_top_k_gates_per_metric():
     tokens, mask, edge, cloud, marker = _synthetic()
-    spec = DualGateSpec(n_dims=2, d_model=32, heads=2, rank=8, score_dim=8, top_k=3, epochs=30, batch_size=32)
+    spec = DualGateSpec(n_dims=2, d_model=32, heads=2, rank=8, score_dim=8, top_k=3, epochs=30, batch_size=32,
+                        target="qualities")
     model, history = train_dual_gate(spec, tokens, mask, edge, cloud, seed=0)
     assert history[-1] < 0.2 * history[0]
-    pred_edge, pred_cloud, weights = predict_dual_gate(model, tokens, mask)
-    assert pred_edge.shape == (len(tokens), 2) and weights.shape == (len(tokens), 2, tokens.shape[1])
-    gain = pred_cloud[:, 0] - pred_edge[:, 0]
+    outputs, weights = predict_dual_gate(model, tokens, mask)
+    assert outputs.shape == (len(tokens), 2, 2) and weights.shape == (len(tokens), 2, tokens.shape[1])
+    gain = outputs[:, 0, 1] - outputs[:, 0, 0]
     assert gain[marker].mean() > gain[~marker].mean() + 0.2
     assert np.allclose(weights.sum(-1), 1.0, atol=1e-5)
     assert (weights[~np.broadcast_to(mask[:, None, :], weights.shape)] == 0).all()
@@ -49,8 +50,8 @@ def test_ablation_switches_change_the_architecture(switches, experts, gated):
     mask[:] = True
     spec = DualGateSpec(n_dims=2, d_model=16, heads=2, rank=4, score_dim=4, top_k=3, epochs=1, **switches)
     model, _ = train_dual_gate(spec, tokens, mask, edge, cloud, seed=0)
-    pred_edge, _, weights = predict_dual_gate(model, tokens, mask)
-    assert pred_edge.shape == (16, experts)
+    outputs, weights = predict_dual_gate(model, tokens, mask)
+    assert outputs.shape == (16, experts, 1)
     assert ((weights > 0).sum(-1) == gated).all()
     assert (model.negative is None) == (switches == {"dual_gate": False})
 
@@ -65,4 +66,25 @@ def test_same_seed_same_predictor_round_trip_and_served_form():
     for a, b in zip(predict_dual_gate(first, tokens, mask), predict_dual_gate(restored, tokens, mask), strict=True):
         assert np.allclose(a, b)
     served = ServedPredictor(first)(torch.as_tensor(tokens)).detach().numpy()
-    assert np.allclose(served[..., 0], predict_dual_gate(first, tokens, mask)[0], atol=1e-6)
+    assert np.allclose(served, predict_dual_gate(first, tokens, mask)[0], atol=1e-6)
+
+
+def test_distance_heads_learn_the_published_prs_terms():
+    """Heads trained on the PRS's D_i: on marked prompts the cloud is far better on dimension 0
+    (D_0 near 0), elsewhere the sides tie (D_0 = 1/2); dimension 1 always ties."""
+    from dcpipelines.core.routing.dual_gate import targets
+    from dcpipelines.core.routing.pareto import normalised_distances
+
+    tokens, mask, edge, cloud, marker = _synthetic()
+    spec = DualGateSpec(n_dims=2, d_model=32, heads=2, rank=8, score_dim=8, top_k=3, epochs=30, batch_size=32)
+    y = targets(edge, cloud, spec)
+    assert y.shape == (len(tokens), 2, 1)
+    assert np.allclose(y[..., 0], normalised_distances(edge, cloud, edge.mean(0), cloud.mean(0)))
+    assert np.allclose(targets(edge, cloud, DualGateSpec(n_dims=2, multi_metric=False))[:, 0, 0], y[..., 0].mean(1))
+    model, history = train_dual_gate(spec, tokens, mask, edge, cloud, seed=0)
+    assert history[-1] < 0.2 * history[0]
+    d = predict_dual_gate(model, tokens, mask)[0][..., 0]
+    assert d[marker, 0].mean() < 0.15 and abs(d[~marker, 0].mean() - 0.5) < 0.1
+    assert abs(d[:, 1].mean() - 0.5) < 0.1
+    with pytest.raises(ValueError, match="target"):
+        DualGateSpec(n_dims=2, target="gain")

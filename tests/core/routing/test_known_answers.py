@@ -13,10 +13,15 @@ from dcpipelines.core.routing import budget as b
 from dcpipelines.core.routing.evaluation import (
     KEY_TOKEN_GATE,
     PREDICTORS,
+    QUALITY_MODEL,
     measured_table,
     router_curves,
 )
-from dcpipelines.core.routing.pareto import pareto_relative_superiority, relative_share_prs
+from dcpipelines.core.routing.pareto import (
+    normalised_distances,
+    pareto_relative_superiority,
+    relative_share_prs,
+)
 from dcpipelines.core.routing.routers import BASELINES, routet2i_routing
 
 DIMS = ["sharpness", "colour"]
@@ -61,11 +66,16 @@ def test_true_predictions_route_like_the_oracle_and_beat_random():
 
 def _truth_predictions(edge: np.ndarray, cloud: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
     columns: dict[str, np.ndarray] = {"seed": np.zeros(len(ids), int), "prompt_id": ids}
+    distances = normalised_distances(edge, cloud, edge.mean(0), cloud.mean(0))
     for name in [*PREDICTORS, KEY_TOKEN_GATE]:
-        dims, e, c = (["mean"], edge.mean(1, keepdims=True), cloud.mean(1, keepdims=True)) \
-            if name == "ablation_no_multi_metric" else (DIMS, edge, cloud)
-        for i, d in enumerate(dims):
-            columns[f"{name}__edge_{d}"], columns[f"{name}__cloud_{d}"] = e[:, i], c[:, i]
+        if name in (QUALITY_MODEL, KEY_TOKEN_GATE):  # heads that predict both qualities
+            for i, d in enumerate(DIMS):
+                columns[f"{name}__edge_{d}"], columns[f"{name}__cloud_{d}"] = edge[:, i], cloud[:, i]
+        elif name == "ablation_no_multi_metric":  # one head: the PRS itself
+            columns[f"{name}__distance_mean"] = distances.mean(1)
+        else:  # one head per dimension: its D_i
+            for i, d in enumerate(DIMS):
+                columns[f"{name}__distance_{d}"] = distances[:, i]
     for kind in BASELINES:
         columns[f"{kind}_score"] = cloud.mean(1) - edge.mean(1)
     columns["n_tokens"] = np.ones(len(ids))
@@ -83,6 +93,8 @@ def test_router_curves_pass_edge_and_cloud_the_right_way_round():
     half = 50
     routet2i = curves.gain_recovered(float(curves.curves["routet2i"][half]))
     assert routet2i == pytest.approx(curves.gain_recovered(float(curves.curves["oracle_prs"][half])))
+    for name in ("ablation_plugin_prs", "ablation_no_token_selection", "ablation_no_multi_metric"):
+        assert curves.curves[name][half] == pytest.approx(curves.curves["oracle_prs"][half])
     assert routet2i > curves.gain_recovered(float(curves.curves["random"][half])) + 0.3
     # capped: past the prompts the cloud wins, more budget buys RouteT2I nothing
     assert curves.curves["routet2i"][-1] == pytest.approx(curves.curves["routet2i"][half])

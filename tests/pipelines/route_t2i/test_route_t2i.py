@@ -4,6 +4,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -72,24 +73,40 @@ def test_adapter_paths_are_all_or_nothing():
 
 
 def test_local_models_keep_the_stored_builtin_models(tmp_path):
-    store = CacheDataset(str(tmp_path / "scorer.pt"))
+    store = CacheDataset(str(tmp_path / "world_models.pt"))
     local = pick_model_source(PARAMS["world"], _local())
-    store.save(local.fit_scorer(7, PARAMS["scorer"]))
+    store.save(local.fit_models(None, None, 7, PARAMS["generators"], PARAMS["scorer"], 1))
     assert store.load() == {}
+    assert nodes.open_models(store.load()) == ({}, {})
     store.save({"trained": torch.ones(2)})
-    store.save(nodes.fit_scorer(7, PARAMS["scorer"], local))
+    store.save(nodes.fit_models(None, None, 7, PARAMS["generators"], PARAMS["scorer"], 1, local))
     assert torch.equal(store.load()["trained"], torch.ones(2))
 
 
-def test_stored_scorer_is_reused_only_when_its_settings_match(tmp_path):
-    store = CacheDataset(str(tmp_path / "scorer.pt"))
+def test_stored_models_are_reused_part_by_part_when_their_settings_match(tmp_path):
+    store = CacheDataset(str(tmp_path / "world_models.pt"))
     builtin = pick_model_source(PARAMS["world"], PARAMS["adapters"])
-    store.save(builtin.fit_scorer(7, PARAMS["scorer"]))
-    written = (tmp_path / "scorer.pt").stat().st_mtime_ns
-    store.save(builtin.fit_scorer(7, PARAMS["scorer"]))
-    assert (tmp_path / "scorer.pt").stat().st_mtime_ns == written
-    assert builtin.fit_scorer(7, {**PARAMS["scorer"], "epochs": 1}).key != builtin.fit_scorer(7, PARAMS["scorer"]).key
-    assert builtin.fit_scorer(8, PARAMS["scorer"]).key != builtin.fit_scorer(7, PARAMS["scorer"]).key
+    frame = nodes.build_scene_prompts(PARTI, 7, builtin)
+    embeddings = np.random.default_rng(0).normal(size=(len(frame), 384)).astype(np.float32)
+
+    def fit(seed=7, generators=PARAMS["generators"], scorer=PARAMS["scorer"], workers=1):
+        return builtin.fit_models(frame, embeddings, seed, generators, scorer, workers)
+
+    store.save(fit())
+    first = store.load()
+    written = (tmp_path / "world_models.pt").stat().st_mtime_ns
+    store.save(fit())
+    assert (tmp_path / "world_models.pt").stat().st_mtime_ns == written
+    assert fit(scorer={**PARAMS["scorer"], "epochs": 1}).key != fit().key
+    assert fit(seed=8).key != fit().key
+    assert fit(workers=2).key == fit().key  # the process count changes nothing that is stored
+    # new generator settings: the generators are trained again, the stored scorer is kept as it was
+    shorter = {side: {**spec, "epochs": 1} for side, spec in PARAMS["generators"].items()}
+    store.save(fit(generators=shorter))
+    second = store.load()
+    assert second["scorer"]["train_s"] == first["scorer"]["train_s"]
+    assert second["generators"]["fingerprint"] != first["generators"]["fingerprint"]
+    assert len(second["generators"]["edge"]["loss_history"]) == 1 < len(first["generators"]["edge"]["loss_history"])
 
 
 class KeptDataset(MemoryDataset):
@@ -115,10 +132,10 @@ def _run(params: dict, models=None) -> tuple[Report, dict]:
     models = models or Path(tempfile.mkdtemp(prefix="route_t2i-models-"))
     catalog = DataCatalog({
         "t2i_prompts": MemoryDataset(PARTI),
-        "route_t2i.generators": CacheDataset(str(models / "generators.pt")),
-        "route_t2i.scorer": CacheDataset(str(models / "scorer.pt")),
+        "route_t2i.world_models": CacheDataset(str(models / "world_models.pt")),
         "route_t2i.measurement": CacheDataset(str(models / "measurement.pt")),
         "route_t2i.prompt_embedding_cache": CacheDataset(str(models / "prompt_embeddings.pt")),
+        "route_t2i.token_feature_cache": CacheDataset(str(models / "token_features.pt")),
         "route_t2i.measured_quality": KeptDataset(),
         "route_t2i.mlflow_models": KeptDataset(),
     })

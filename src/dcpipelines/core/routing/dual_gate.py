@@ -10,8 +10,12 @@ transformer layer):
   scoring matrix ``S_i`` (l x h) shared by both: ``T+ = T P_i+ S_i``, ``T- = T P_i- S_i``; each
   token contributes ``sigmoid(T+ - T-)`` (how much more it speaks for than against quality on
   that metric), weighted by the gate;
-- **heads**: one per metric, the pooled contribution -> quality of the edge image and of the cloud
-  image on that metric, in (0, 1).
+- **heads**: one per metric, the pooled contribution -> that metric's term of the PRS, the
+  normalised distance ``D_i = sigmoid((q_edge_i - q_cloud_i) / (Gamma |mu_edge_i - mu_cloud_i|))``
+  in (0, 1) (``target="distances"``, the default: the PRS is then the weighted sum of the heads'
+  outputs, an estimate of the expected PRS given the prompt), or the quality of the edge image and
+  of the cloud image on that metric (``target="qualities"``: the PRS is then computed from the
+  predicted qualities).
 
 The paper's ablations are switches of :class:`DualGateSpec`: ``multi_metric=False`` (one expert
 predicting the mean quality), ``token_selection=False`` (the gate weighs every candidate token),
@@ -31,6 +35,8 @@ from typing_extensions import override
 from dcpipelines.core.nn.fit import fit_minibatches
 from dcpipelines.core.nn.packing import pack_model, unpack_model
 
+TARGETS = ("distances", "qualities")
+
 
 @dataclass(frozen=True)
 class DualGateSpec:
@@ -49,7 +55,18 @@ class DualGateSpec:
     epochs: int = 40
     batch_size: int = 64
     lr: float = 2e-3
-    gain_weight: float = 1.0  # weight of the loss on the predicted cloud-minus-edge difference
+    gain_weight: float = 1.0  # weight of the loss on the predicted cloud-minus-edge difference (qualities)
+    target: str = "distances"  # what a head predicts: "distances" (D_i of the PRS) or "qualities" (edge, cloud)
+    prs_gamma: float = 1.0  # Gamma of the D_i targets
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ValueError(f"dual gate target must be one of {TARGETS}, got {self.target!r}")
+
+    @property
+    def n_outputs(self) -> int:
+        """Outputs of a head: D_i, or the edge's and the cloud's quality."""
+        return 1 if self.target == "distances" else 2
 
     @property
     def n_experts(self) -> int:
@@ -70,8 +87,8 @@ class DualGateQualityPredictor(nn.Module):
         self.positive = nn.Parameter(torch.randn(e, d, spec.rank) / d ** 0.5)
         self.negative = nn.Parameter(torch.randn(e, d, spec.rank) / d ** 0.5) if spec.dual_gate else None
         self.scoring = nn.Parameter(torch.randn(e, spec.rank, spec.score_dim) / spec.rank ** 0.5)
-        self.head_weight = nn.Parameter(torch.randn(e, spec.score_dim, 2) / spec.score_dim ** 0.5)
-        self.head_bias = nn.Parameter(torch.zeros(e, 2))
+        self.head_weight = nn.Parameter(torch.randn(e, spec.score_dim, spec.n_outputs) / spec.score_dim ** 0.5)
+        self.head_bias = nn.Parameter(torch.zeros(e, spec.n_outputs))
 
     def gate(self, h: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
         """``A = softmax(T E^T)`` per expert over the allowed tokens, top-k only: (B, E, L)."""
@@ -84,42 +101,55 @@ class DualGateQualityPredictor(nn.Module):
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor, candidates: torch.Tensor | None = None):
         """``tokens`` (B, L, text_dim), ``mask`` (B, L) True for real tokens, ``candidates`` (B, L)
-        the tokens the gate may select. Returns quality (B, E, 2) in (0, 1) [edge, cloud] and the
-        gate weights (B, E, L)."""
+        the tokens the gate may select. Returns the heads' outputs (B, E, K) in (0, 1) (K = 1: D_i;
+        K = 2: [edge, cloud] quality) and the gate weights (B, E, L)."""
         h = self.encoder(self.project(tokens), src_key_padding_mask=~mask)
         allowed = mask if candidates is None else mask & candidates
         weights = self.gate(h, allowed)
-        positive = torch.einsum("bld,edr,erh->belh", h, self.positive, self.scoring)
-        if self.negative is not None:
-            contribution = torch.sigmoid(positive - torch.einsum("bld,edr,erh->belh", h, self.negative, self.scoring))
-        else:
-            contribution = torch.sigmoid(positive)
-        pooled = torch.einsum("bel,belh->beh", weights, contribution)
+        # T+ - T- = T P+ S - T P- S = T (P+ - P-) S: one (d x h) map per metric, applied to all
+        # tokens in one matrix product (the same sums as the two three-way products, regrouped)
+        projection = self.positive - self.negative if self.negative is not None else self.positive
+        per_metric = torch.bmm(projection, self.scoring)  # (E, d, h)
+        e, d, width = per_metric.shape
+        logits = h @ per_metric.permute(1, 0, 2).reshape(d, e * width)  # (B, L, E * h)
+        contribution = torch.sigmoid(logits).view(*h.shape[:2], e, width)
+        pooled = torch.einsum("bel,bleh->beh", weights, contribution)
         out = torch.einsum("beh,eho->beo", pooled, self.head_weight) + self.head_bias
         return torch.sigmoid(out), weights
 
 
-def targets(quality_edge: np.ndarray, quality_cloud: np.ndarray, multi_metric: bool) -> np.ndarray:
-    """(N, E, 2) training targets: per-metric qualities, or their mean (one expert)."""
+def targets(quality_edge: np.ndarray, quality_cloud: np.ndarray, spec: DualGateSpec) -> np.ndarray:
+    """(N, E, K) training targets. Distances: the published ``D_i`` of every metric, with ``mu``
+    the two sides' mean qualities over these prompts, or (one expert) their mean, the PRS with
+    uniform weights. Qualities: both sides' per-metric qualities, or their mean (one expert)."""
+    if spec.target == "distances":
+        from dcpipelines.core.routing.pareto import normalised_distances
+
+        d = normalised_distances(quality_edge, quality_cloud, quality_edge.mean(0), quality_cloud.mean(0),
+                                 spec.prs_gamma)
+        return (d if spec.multi_metric else d.mean(1, keepdims=True))[..., None]
     target = np.stack([quality_edge, quality_cloud], -1)
-    return target if multi_metric else target.mean(1, keepdims=True)
+    return target if spec.multi_metric else target.mean(1, keepdims=True)
 
 
 def train_dual_gate(spec: DualGateSpec, tokens: np.ndarray, mask: np.ndarray, quality_edge: np.ndarray,
                     quality_cloud: np.ndarray, seed: int, candidates: np.ndarray | None = None,
                     ) -> tuple[DualGateQualityPredictor, list[float]]:
-    """Fit the predictor to measured per-metric qualities (N, n_dims) of both generators; returns
-    it and the loss of every epoch."""
+    """Fit the predictor to measured per-metric qualities (N, n_dims) of both generators (through
+    :func:`targets`); returns it and the loss of every epoch."""
     torch.manual_seed(seed)
     model = DualGateQualityPredictor(spec)
     x, m = torch.as_tensor(tokens), torch.as_tensor(mask)
     c = torch.as_tensor(mask if candidates is None else candidates)
-    y = torch.as_tensor(targets(quality_edge, quality_cloud, spec.multi_metric), dtype=torch.float32)
+    y = torch.as_tensor(targets(quality_edge, quality_cloud, spec), dtype=torch.float32)
 
     def batch_loss(batch: torch.Tensor) -> torch.Tensor:
         predicted, _ = model(x[batch], m[batch], c[batch])
-        gain_error = nn.functional.mse_loss(predicted[..., 1] - predicted[..., 0], y[batch][..., 1] - y[batch][..., 0])
-        return nn.functional.mse_loss(predicted, y[batch]) + spec.gain_weight * gain_error
+        loss = nn.functional.mse_loss(predicted, y[batch])
+        if spec.target == "qualities":
+            loss = loss + spec.gain_weight * nn.functional.mse_loss(predicted[..., 1] - predicted[..., 0],
+                                                                    y[batch][..., 1] - y[batch][..., 0])
+        return loss
 
     history = fit_minibatches(model, len(x), batch_loss, epochs=spec.epochs, batch_size=spec.batch_size,
                               lr=spec.lr, seed=seed)
@@ -129,13 +159,14 @@ def train_dual_gate(spec: DualGateSpec, tokens: np.ndarray, mask: np.ndarray, qu
 @torch.no_grad()
 def predict_dual_gate(model: DualGateQualityPredictor, tokens: np.ndarray, mask: np.ndarray,
                       candidates: np.ndarray | None = None, batch_size: int = 512,
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Predicted edge and cloud quality (N, E) each, and gate weights (N, E, L)."""
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The heads' outputs (N, E, K) (see :meth:`DualGateQualityPredictor.forward`) and gate
+    weights (N, E, L)."""
     x, m = torch.as_tensor(tokens), torch.as_tensor(mask)
     c = torch.as_tensor(mask if candidates is None else candidates)
     parts = [model(x[i:i + batch_size], m[i:i + batch_size], c[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-    quality = torch.cat([p[0] for p in parts]).numpy().astype(np.float64)
-    return quality[..., 0], quality[..., 1], torch.cat([p[1] for p in parts]).numpy()
+    outputs = torch.cat([p[0] for p in parts]).numpy().astype(np.float64)
+    return outputs, torch.cat([p[1] for p in parts]).numpy()
 
 
 def pack_dual_gate(model: DualGateQualityPredictor, history: list[float]) -> dict[str, Any]:
@@ -150,7 +181,7 @@ def unpack_dual_gate(packed: dict[str, Any]) -> DualGateQualityPredictor:
 
 class ServedPredictor(nn.Module):
     """The predictor with one input, for serving and model registries: zero-padded token
-    embeddings (B, L, text_dim) -> predicted quality (B, E, 2). Real tokens are the non-zero
+    embeddings (B, L, text_dim) -> the heads' outputs (B, E, K). Real tokens are the non-zero
     rows; every real token is a gate candidate (the content-word mask needs the token strings)."""
 
     def __init__(self, predictor: DualGateQualityPredictor) -> None:
@@ -160,5 +191,5 @@ class ServedPredictor(nn.Module):
     @override
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         mask = tokens.abs().sum(-1) > 0
-        quality, _ = self.predictor(tokens, mask)
-        return quality
+        outputs, _ = self.predictor(tokens, mask)
+        return outputs

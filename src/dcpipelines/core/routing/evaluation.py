@@ -49,12 +49,14 @@ def measured_table(prompt_ids: np.ndarray, quality: dict[str, np.ndarray], dims:
     return measured
 
 
-PREDICTORS = {  # name -> switches of the dual-gate predictor (see core/routing/dual_gate.py)
+PREDICTORS: dict[str, dict[str, Any]] = {  # name -> switches of the dual-gate predictor (see core/routing/dual_gate.py)
     "routet2i": {},
     "ablation_no_multi_metric": {"multi_metric": False},
     "ablation_no_token_selection": {"token_selection": False},
     "ablation_no_dual_gate": {"dual_gate": False},
+    "ablation_plugin_prs": {"target": "qualities"},  # heads predict both qualities; PRS of the predictions
 }
+QUALITY_MODEL = "ablation_plugin_prs"  # the predictor whose predicted qualities the quality metrics judge
 KEY_TOKEN_GATE = "ablation_key_token_gate"  # the earlier predictor (one key-token gate, one gate per dimension)
 OPTIONAL_ROUTERS = (KEY_TOKEN_GATE,)  # trained only when named in the router settings' ``optional`` list
 
@@ -80,16 +82,33 @@ class RouterData:
     test_ids: np.ndarray
 
 
-def router_data(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
-                content_tokens_only: bool) -> RouterData:
-    """Token features (MiniLM, computed once), embeddings and qualities of both splits."""
-    from dcpipelines.core.routing.tokens import token_features
+ROUTER_SPLITS = ("router_train", "test")
 
+
+def split_token_features(scene_prompts: pd.DataFrame) -> dict[str, Any]:
+    """MiniLM token features of the router-training and the test prompts, packed per split
+    (:func:`dcpipelines.core.routing.tokens.pack_tokens`)."""
+    from dcpipelines.core.routing.tokens import pack_tokens, token_features
+
+    return {split: pack_tokens(token_features(scene_prompts.loc[scene_prompts["split"] == split, "prompt"].tolist()))
+            for split in ROUTER_SPLITS}
+
+
+def router_data(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
+                content_tokens_only: bool, token_cache: dict[str, Any] | None = None) -> RouterData:
+    """Token features (``token_cache``, the stored :func:`split_token_features`; computed here
+    when None), sentence embeddings and qualities of both splits."""
+    from dcpipelines.core.routing.tokens import unpack_tokens
+
+    packed = token_cache if token_cache else split_token_features(scene_prompts)
     tokens, candidates, embeddings, quality = {}, {}, {}, {}
     test_ids = np.asarray([])
-    for split in ("router_train", "test"):
+    for split in ROUTER_SPLITS:
         keep = scene_prompts["split"].to_numpy() == split
-        tokens[split] = token_features(scene_prompts.loc[keep, "prompt"].tolist())
+        tokens[split] = unpack_tokens(packed[split])
+        if len(tokens[split].tokens) != int(keep.sum()):
+            raise ValueError(f"stored token features hold {len(tokens[split].tokens)} {split} prompts, "
+                             f"the run has {int(keep.sum())}; delete the token-feature cache file")
         candidates[split] = tokens[split].content_mask() if content_tokens_only else None
         embeddings[split] = prompt_embeddings[keep]
         ids, edge, cloud = wide(measured, scene_prompts, split)
@@ -102,68 +121,103 @@ def _spec_settings(spec_type: Any, router: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in router.items() if k in spec_type.__dataclass_fields__}
 
 
-def train_seed(data: RouterData, seed: int, router: dict[str, Any], dims: list[str]) -> tuple[dict[str, Any],
-                                                                                              pd.DataFrame]:
-    """Every router trained with one seed; their models, loss histories and test predictions."""
+BASELINE_JOB = "baselines"  # the RouteLLM-, Hybrid-LLM- and ZOOTER-style baselines of one seed: one job
+
+
+def router_jobs(seeds: list[int], router: dict[str, Any]) -> list[tuple[int, str]]:
+    """One job per (seed, token-level router) and one per seed for the sentence-level baselines,
+    longest first."""
+    parts = [*PREDICTORS, *optional_routers(router)]
+    return [(int(seed), part) for part in parts for seed in seeds] + [(int(seed), BASELINE_JOB) for seed in seeds]
+
+
+def train_router(data: RouterData, seed: int, part: str, router: dict[str, Any], dims: list[str],
+                 ) -> dict[str, Any]:
+    """One router (a dual-gate predictor, the key-token gate, or the three baselines) trained with
+    one seed: its models, loss histories, test-prediction columns and (RouteT2I) gate weights."""
     from dcpipelines.core.routing.dual_gate import DualGateSpec, predict_dual_gate, train_dual_gate
     from dcpipelines.core.routing.predictor import PredictorSpec, predict_quality, train_predictor
     from dcpipelines.core.routing.routers import BASELINES, baseline_score, train_baseline
 
     (train_edge, train_cloud), tr, te = data.quality["router_train"], data.tokens["router_train"], data.tokens["test"]
-    pred = pd.DataFrame({"seed": seed, "prompt_id": data.test_ids})
-    models: dict[str, Any] = {"histories": {}}
-    for name, switches in PREDICTORS.items():
-        spec = DualGateSpec(n_dims=len(dims), **_spec_settings(DualGateSpec, router), **switches)
-        model, models["histories"][name] = train_dual_gate(
+    out: dict[str, Any] = {"models": {}, "histories": {}, "columns": {}}
+    if part in PREDICTORS:
+        spec = DualGateSpec(n_dims=len(dims), **_spec_settings(DualGateSpec, router), **PREDICTORS[part])
+        model, out["histories"][part] = train_dual_gate(
             spec, tr.embeddings, tr.mask, train_edge, train_cloud, derive_seed(seed, "route_t2i.router_training"),
             data.candidates["router_train"])
-        edge, cloud, weights = predict_dual_gate(model, te.embeddings, te.mask, data.candidates["test"])
-        _put(pred, name, edge, cloud, dims if spec.multi_metric else ["mean"])
-        models[name] = model
-        if name == "routet2i":
-            models["routet2i_weights"] = weights
-    if KEY_TOKEN_GATE in optional_routers(router):
+        outputs, weights = predict_dual_gate(model, te.embeddings, te.mask, data.candidates["test"])
+        kinds = ["distance"] if spec.target == "distances" else ["edge", "cloud"]
+        for k, kind in enumerate(kinds):
+            _put_one(out["columns"], part, kind, outputs[..., k], dims if spec.multi_metric else ["mean"])
+        out["models"][part] = model
+        if part == "routet2i":
+            out["models"]["routet2i_weights"] = weights
+    elif part == KEY_TOKEN_GATE:
         key_spec = PredictorSpec(n_dims=len(dims), **_spec_settings(PredictorSpec, router))
-        model, models["histories"][KEY_TOKEN_GATE] = train_predictor(
+        model, out["histories"][part] = train_predictor(
             key_spec, tr.embeddings, tr.mask, train_edge, train_cloud, derive_seed(seed, "route_t2i.router_training"),
             data.candidates["router_train"])
         edge, cloud, _ = predict_quality(model, te.embeddings, te.mask, candidates=data.candidates["test"])
-        _put(pred, KEY_TOKEN_GATE, edge, cloud, dims)
-    for kind in BASELINES:
-        model, models["histories"][kind] = train_baseline(
-            kind, data.embeddings["router_train"], train_edge.mean(1), train_cloud.mean(1),
-            derive_seed(seed, "route_t2i.single_metric_training"), epochs=int(router["baseline_epochs"]))
-        pred[f"{kind}_score"] = baseline_score(kind, model, data.embeddings["test"])
-    pred["n_tokens"] = te.mask.sum(1) - 2  # without [CLS] and [SEP]
-    return models, pred
+        _put_one(out["columns"], part, "edge", edge, dims)
+        _put_one(out["columns"], part, "cloud", cloud, dims)
+    elif part == BASELINE_JOB:
+        for kind in BASELINES:
+            model, out["histories"][kind] = train_baseline(
+                kind, data.embeddings["router_train"], train_edge.mean(1), train_cloud.mean(1),
+                derive_seed(seed, "route_t2i.single_metric_training"), epochs=int(router["baseline_epochs"]))
+            out["columns"][f"{kind}_score"] = baseline_score(kind, model, data.embeddings["test"])
+    else:
+        raise ValueError(f"unknown router job {part!r}")
+    return out
 
 
-def _put(pred: pd.DataFrame, name: str, edge: np.ndarray, cloud: np.ndarray, dims: list[str]) -> None:
+def seed_predictions(data: RouterData, seed: int, parts: list[dict[str, Any]]) -> pd.DataFrame:
+    """One seed's test predictions from its routers' jobs (in job order), one row per test prompt."""
+    columns: dict[str, Any] = {"seed": seed, "prompt_id": data.test_ids}
+    for part in parts:
+        columns.update(part["columns"])
+    columns["n_tokens"] = data.tokens["test"].mask.sum(1) - 2  # without [CLS] and [SEP]
+    return pd.DataFrame(columns)
+
+
+def _put_one(columns: dict[str, Any], name: str, kind: str, values: np.ndarray, dims: list[str]) -> None:
     for d, dim in enumerate(dims):
-        pred[f"{name}__edge_{dim}"] = edge[:, d]
-        pred[f"{name}__cloud_{dim}"] = cloud[:, d]
+        columns[f"{name}__{kind}_{dim}"] = values[:, d]
 
 
 def train_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
-                  seeds: list[int], router: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+                  seeds: list[int], router: dict[str, Any], workers: int = 1,
+                  token_cache: dict[str, Any] | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
     """Every router trained once per seed on the router-training prompts; predictions for the
-    test prompts (one row per seed and test prompt). The first seed's RouteT2I predictor, the
-    test tokens and every loss history are kept for timing, logging and the report."""
+    test prompts (one row per seed and test prompt). ``token_cache``: the prompts' stored token
+    features (see :func:`router_data`). The first seed's RouteT2I predictor, the
+    test tokens and every loss history are kept for timing, logging and the report. The
+    (seed, router) trainings run in up to ``workers`` processes (:mod:`dcpipelines.core.parallel`);
+    the results do not depend on it."""
+    from dcpipelines.core.parallel import run_jobs
     from dcpipelines.core.routing.predictor import key_tokens
 
     dims = quality_dimensions(measured)
-    data = router_data(scene_prompts, prompt_embeddings, measured, bool(router.get("content_tokens_only", False)))
-    frames, histories = [], {}
+    data = router_data(scene_prompts, prompt_embeddings, measured, bool(router.get("content_tokens_only", False)),
+                       token_cache)
+    jobs = router_jobs(seeds, router)
     start = time.perf_counter()
+    results = run_jobs(train_router, [(seed, part, router, dims) for seed, part in jobs],
+                       workers, label="route_t2i: routers", shared=data)
+    frames, histories = [], {}
     for i, seed in enumerate(seeds):
-        models, pred = train_seed(data, int(seed), router, dims)
-        histories.update({f"{name}_seed{seed}": h for name, h in models["histories"].items()})
+        parts = [r for (s, _), r in zip(jobs, results, strict=True) if s == int(seed)]
+        for part in parts:
+            histories.update({f"{name}_seed{seed}": h for name, h in part["histories"].items()})
+        pred = seed_predictions(data, int(seed), parts)
         if i == 0:
+            models = {k: v for part in parts for k, v in part["models"].items()}
             first, first_weights = models["routet2i"], models["routet2i_weights"]
             for d, dim in enumerate(dims):
                 pred[f"key_tokens_{dim}"] = [" ".join(t) for t in key_tokens(first_weights, data.tokens["test"].tokens, d)]
         frames.append(pred)
-    train_s = (time.perf_counter() - start) / len(seeds)
+    train_s = (time.perf_counter() - start) / len(seeds)  # wall time per seed (seeds may overlap)
     kept = {"predictor": first, "test_tokens": data.tokens["test"], "test_candidates": data.candidates["test"],
             "histories": histories, "train_s_per_seed": train_s,
             "mu": {side: q.mean(0) for side, q in zip(("edge", "cloud"), data.quality["router_train"], strict=True)}}
@@ -193,22 +247,40 @@ def _side(pred: pd.DataFrame, name: str, side: str, dims: list[str]) -> np.ndarr
     return pred[[f"{name}__{side}_{d}" for d in dims]].to_numpy()
 
 
+def _kind_dims(pred: pd.DataFrame, name: str, kind: str) -> list[str]:
+    return [c.removeprefix(f"{name}__{kind}_") for c in pred.columns if c.startswith(f"{name}__{kind}_")]
+
+
+def predicted_prs(pred: pd.DataFrame, name: str, mu: dict[str, np.ndarray], gamma: float) -> np.ndarray:
+    """A dual-gate predictor's PRS of every prompt: the sum of its predicted ``D_i`` with uniform
+    weights (heads that predict distances), or the published PRS of its predicted qualities."""
+    from dcpipelines.core.routing.pareto import pareto_relative_superiority
+
+    dims = _kind_dims(pred, name, "distance")
+    if dims:
+        return _side(pred, name, "distance", dims).mean(1)
+    dims = _kind_dims(pred, name, "edge")
+    mu_edge, mu_cloud = (mu["edge"].mean(keepdims=True), mu["cloud"].mean(keepdims=True)) if dims == ["mean"] \
+        else (mu["edge"], mu["cloud"])
+    return pareto_relative_superiority(_side(pred, name, "edge", dims), _side(pred, name, "cloud", dims),
+                                       mu_edge, mu_cloud, gamma)
+
+
+def _predicted_gain(pred: pd.DataFrame, name: str) -> np.ndarray | None:
+    dims = _kind_dims(pred, name, "edge")
+    return (_side(pred, name, "cloud", dims) - _side(pred, name, "edge", dims)).mean(1) if dims else None
+
+
 def routings(q_edge: np.ndarray, q_cloud: np.ndarray, pred: pd.DataFrame, mu: dict[str, np.ndarray],
              gamma: float) -> dict[str, Any]:
     """Every router's routing of the test prompts (``pred``: one seed's predictions)."""
     from dcpipelines.core.routing import routers as r
 
-    dims = [c.removeprefix("routet2i__edge_") for c in pred.columns if c.startswith("routet2i__edge_")]
-    out = {name: r.routet2i_routing(_side(pred, name, "edge", dims), _side(pred, name, "cloud", dims),
-                                    mu["edge"], mu["cloud"], gamma)
-           for name in [n for n in PREDICTORS if n != "ablation_no_multi_metric"]
-           + [n for n in OPTIONAL_ROUTERS if f"{n}__edge_{dims[0]}" in pred.columns]}
-    out["ablation_no_multi_metric"] = r.routet2i_routing(
-        _side(pred, "ablation_no_multi_metric", "edge", ["mean"]),
-        _side(pred, "ablation_no_multi_metric", "cloud", ["mean"]), mu["edge"].mean(keepdims=True),
-        mu["cloud"].mean(keepdims=True), gamma)
-    out["ablation_relative_share_prs"] = r.relative_share_routing(_side(pred, "routet2i", "edge", dims),
-                                                                  _side(pred, "routet2i", "cloud", dims))
+    names = [*PREDICTORS, *[n for n in OPTIONAL_ROUTERS if any(c.startswith(f"{n}__") for c in pred.columns)]]
+    out = {name: r.prs_routing(predicted_prs(pred, name, mu, gamma), _predicted_gain(pred, name)) for name in names}
+    dims = _kind_dims(pred, QUALITY_MODEL, "edge")
+    out["ablation_relative_share_prs"] = r.relative_share_routing(_side(pred, QUALITY_MODEL, "edge", dims),
+                                                                  _side(pred, QUALITY_MODEL, "cloud", dims))
     out.update({kind: r.uncapped(r.gain_order(pred[f"{kind}_score"].to_numpy())) for kind in r.BASELINES})
     out["prompt_length"] = r.uncapped(r.prompt_length_order(pred["n_tokens"].to_numpy()))
     out["oracle"] = r.oracle_routing(q_cloud.mean(1) - q_edge.mean(1))
@@ -286,12 +358,13 @@ def prediction_metrics(measured: pd.DataFrame, scene_prompts: pd.DataFrame, pred
     ids, q_edge, q_cloud = wide(measured, scene_prompts, "test")
     pred = predictions.set_index("prompt_id").loc[ids]
     dims = quality_dimensions(measured)
-    pred_edge, pred_cloud = _side(pred, "routet2i", "edge", dims), _side(pred, "routet2i", "cloud", dims)
+    pred_edge, pred_cloud = _side(pred, QUALITY_MODEL, "edge", dims), _side(pred, QUALITY_MODEL, "cloud", dims)
     true_prs = pareto_relative_superiority(q_edge, q_cloud, mu["edge"], mu["cloud"], gamma)
-    pred_prs = pareto_relative_superiority(pred_edge, pred_cloud, mu["edge"], mu["cloud"], gamma)
+    pred_prs = predicted_prs(pred, "routet2i", mu, gamma)
     gain = q_cloud.mean(1) - q_edge.mean(1)
     return {
         "predicted_prs_spearman": spearman(pred_prs, true_prs),
+        "plugin_prs_spearman": spearman(predicted_prs(pred, QUALITY_MODEL, mu, gamma), true_prs),
         "predicted_gain_spearman": spearman(pred_cloud.mean(1) - pred_edge.mean(1), gain),
         "zooter_gain_spearman": spearman(pred["zooter_score"].to_numpy(), gain),
         "predicted_quality_mae": float(np.abs(np.concatenate([pred_edge - q_edge, pred_cloud - q_cloud])).mean()),
@@ -329,23 +402,22 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def time_routing(router_models: dict[str, Any], repeats: int, encode_prompts: int, gamma: float,
-                 ) -> dict[str, float]:
+def time_routing(router_models: dict[str, Any], repeats: int, encode_prompts: int) -> dict[str, float]:
     """Wall-clock cost of a batched routing decision on this CPU: content-token mask (when the
     gate uses one), predictor forward pass, PRS and the budgeted allocation, per prompt (token
     embeddings already computed), and the MiniLM token encoding per prompt on top."""
     from dcpipelines.core.routing.budget import allocate
     from dcpipelines.core.routing.dual_gate import predict_dual_gate
-    from dcpipelines.core.routing.routers import routet2i_routing
+    from dcpipelines.core.routing.routers import prs_routing
     from dcpipelines.core.routing.tokens import token_features
 
-    tokens, model, mu = router_models["test_tokens"], router_models["predictor"], router_models["mu"]
+    tokens, model = router_models["test_tokens"], router_models["predictor"]
     best = float("inf")
     for _ in range(int(repeats)):
         start = time.perf_counter()
         candidates = None if router_models["test_candidates"] is None else tokens.content_mask()
-        edge, cloud, _ = predict_dual_gate(model, tokens.embeddings, tokens.mask, candidates)
-        routing = routet2i_routing(edge, cloud, mu["edge"], mu["cloud"], gamma)
+        outputs, _ = predict_dual_gate(model, tokens.embeddings, tokens.mask, candidates)
+        routing = prs_routing(outputs[..., 0] @ np.full(outputs.shape[1], 1.0 / outputs.shape[1]))
         allocate(routing.order, min(0.5, routing.eligible / len(routing.order)))
         best = min(best, time.perf_counter() - start)
     texts = [" ".join(t[1:-1]) for t in tokens.tokens[:int(encode_prompts)]]

@@ -112,63 +112,49 @@ class SceneWorldSource:
             "scene": [s.to_json() for s in scenes],
         })
 
-    def fit_generators(self, scene_prompts: pd.DataFrame, embeddings: np.ndarray, seed: int,
-                       generators: dict[str, Any]) -> Cached:
-        """The edge and the cloud generator trained on rendered scenes, cached under a key of
-        everything they depend on (settings, seed, image size, training prompts)."""
-        size = self.world["image_size"]
-        train = (scene_prompts["split"] == "generator_train").to_numpy()
-        stamp = fingerprint(generators, int(seed), size, scene_prompts.loc[train, "prompt"].tolist())
-        return Cached(stamp, lambda _previous: self._train_generators(scene_prompts, embeddings, seed,
-                                                                      generators, stamp))
-
-    def _train_generators(self, scene_prompts: pd.DataFrame, embeddings: np.ndarray, seed: int,
-                          generators: dict[str, Any], stamp: str) -> dict[str, Any]:
-        from dcpipelines.core.imaging.generators import (
-            GeneratorSpec,
-            pack_generator,
-            train_generator,
-        )
-        from dcpipelines.core.imaging.scenes import render
-
-        size = self.world["image_size"]
-        train = (scene_prompts["split"] == "generator_train").to_numpy()
-        images = np.stack([render(s, size) for s in scenes_of(scene_prompts[train])])
-        packed: dict[str, Any] = {"fingerprint": stamp}
-        for side in SIDES:
-            spec = GeneratorSpec(image_size=size, **generators[side])
-            logger.info("route_t2i: training the %s generator on %d rendered scenes (%d epochs)",
-                        side, int(train.sum()), spec.epochs)
-            start = time.perf_counter()
-            model, history = train_generator(spec, embeddings[train], images,
-                                             derive_seed(seed, f"route_t2i.{side}_generator"))
-            packed[side] = pack_generator(model, spec, history)
-            packed[side]["train_s"] = time.perf_counter() - start
-        return packed
-
-    def fit_scorer(self, seed: int, scorer: dict[str, Any]) -> Cached:
-        """The CLIP-style scorer trained on its own rendered scenes, cached under a key of its
-        settings, seed, image size, level weights and dimensions."""
+    def fit_models(self, scene_prompts: pd.DataFrame, embeddings: np.ndarray, seed: int,
+                   generators: dict[str, Any], scorer: dict[str, Any], workers: int) -> Cached:
+        """The scorer and the edge and cloud generators, in one cache entry keyed on both parts'
+        keys: the generators' (settings, seed, image size, training prompts) and the scorer's
+        (settings, seed, image size, level weights, dimensions). A part the stored value already
+        holds under its own key is kept; the others are trained, up to ``workers`` at a time in
+        worker processes (:mod:`dcpipelines.core.parallel`: the same models as one at a time)."""
         from dcpipelines.core.imaging.scenes import DIMENSIONS
 
-        weights = self.world["level_weights"]
-        stamp = fingerprint(scorer, int(seed), self.world["image_size"], weights, list(DIMENSIONS))
-        return Cached(stamp, lambda _previous: self._train_scorer(seed, scorer, stamp))
+        size, weights = self.world["image_size"], self.world["level_weights"]
+        train = (scene_prompts["split"] == "generator_train").to_numpy()
+        stamps = {"generators": fingerprint(generators, int(seed), size, scene_prompts.loc[train, "prompt"].tolist()),
+                  "scorer": fingerprint(scorer, int(seed), size, weights, list(DIMENSIONS))}
+        return Cached(fingerprint(stamps["scorer"], stamps["generators"]),
+                      lambda previous: self._train_models(previous, stamps, scene_prompts[train], embeddings[train],
+                                                          seed, generators, scorer, workers))
 
-    def _train_scorer(self, seed: int, scorer: dict[str, Any], stamp: str) -> dict[str, Any]:
-        from dcpipelines.core.imaging.scenes import sample_unique_scenes
-        from dcpipelines.core.imaging.scorer import ScorerSpec, pack_scorer, train_scorer
-        from dcpipelines.core.text.encoder import embed_texts
+    def _train_models(self, previous: dict[str, Any] | None, stamps: dict[str, str], frame: pd.DataFrame,
+                      embeddings: np.ndarray, seed: int, generators: dict[str, Any], scorer: dict[str, Any],
+                      workers: int) -> dict[str, Any]:
+        from dcpipelines.core.imaging.scenes import render
+        from dcpipelines.core.parallel import run_jobs
 
-        weights = self.world["level_weights"]
-        scenes = sample_unique_scenes(derive_seed(seed, "route_t2i.scorer_scenes"), int(scorer["n_scenes"]),
-                                      weights)
-        settings = {k: v for k, v in scorer.items() if k not in ("n_scenes", "n_validation")}
-        spec = ScorerSpec(image_size=self.world["image_size"], **settings)
-        logger.info("route_t2i: training the scorer on %d rendered scenes (%d epochs)", len(scenes), spec.epochs)
-        start = time.perf_counter()
-        model, history = train_scorer(scenes, embed_texts, spec, derive_seed(seed, "route_t2i.scorer_training"))
-        return {"fingerprint": stamp, **pack_scorer(model, spec, history), "train_s": time.perf_counter() - start}
+        previous = previous or {}
+        stored = {part: previous[part] for part in stamps
+                  if previous.get(part, {}).get("fingerprint") == stamps[part]}
+        jobs: list[tuple[Any, ...]] = []
+        if "scorer" not in stored:  # the longest training: handed out first
+            jobs.append(("scorer", self.world, seed, scorer))
+        if "generators" not in stored:
+            images = np.stack([render(s, self.world["image_size"]) for s in scenes_of(frame)])
+            jobs += [(side, self.world, seed, generators[side], embeddings, images) for side in SIDES]
+        for part in stamps:
+            logger.info("route_t2i: %s %s", part, "kept (same key)" if part in stored else "to train")
+        trained = dict(zip([job[0] for job in jobs], run_jobs(train_world_model, jobs, workers,
+                                                               label="route_t2i: scorer and generators"),
+                           strict=True))
+        out = dict(stored)
+        if "scorer" in trained:
+            out["scorer"] = {"fingerprint": stamps["scorer"], **trained["scorer"]}
+        if "generators" not in stored:
+            out["generators"] = {"fingerprint": stamps["generators"], **{side: trained[side] for side in SIDES}}
+        return out
 
     def judge_scorer(self, scorer_model: dict[str, Any], scenes: list, seed: int) -> pd.DataFrame:
         """The trained scorer's judgements against the renderer's ground truth."""
@@ -266,13 +252,9 @@ class LocalModelSource:
             "scene": [""] * n,
         })
 
-    def fit_generators(self, scene_prompts: pd.DataFrame, embeddings: np.ndarray, seed: int,
-                       generators: dict[str, Any]) -> Cached:
-        """Nothing to train: built-in generators an earlier run stored are kept as they are."""
-        return keep_stored()
-
-    def fit_scorer(self, seed: int, scorer: dict[str, Any]) -> Cached:
-        """Nothing to train: a built-in scorer an earlier run stored is kept as it is."""
+    def fit_models(self, scene_prompts: pd.DataFrame, embeddings: np.ndarray, seed: int,
+                   generators: dict[str, Any], scorer: dict[str, Any], workers: int) -> Cached:
+        """Nothing to train: built-in models an earlier run stored are kept as they are."""
         return keep_stored()
 
     def judge_scorer(self, scorer_model: dict[str, Any], scenes: list, seed: int) -> pd.DataFrame:
@@ -322,6 +304,41 @@ class LocalModelSource:
                    else 1e3 * generation_info[side]["s_per_image"] for side in SIDES}
         table = measured_costs(latency["edge"], latency["cloud"], **{k: costs[k] for k in COST_SETTINGS})
         return table, {"edge": float("nan"), "cloud": float("nan")}
+
+
+def train_world_model(part: str, world: dict[str, Any], seed: int, settings: dict[str, Any],
+                      embeddings: np.ndarray | None = None, images: np.ndarray | None = None) -> dict[str, Any]:
+    """One model of the built-in world, packed: ``part`` "scorer" (trained on its own rendered
+    scenes) or a generator side, "edge" or "cloud" (trained on ``images``, the rendered scenes
+    of the prompts whose sentence ``embeddings`` are given). A job for :func:`run_jobs`."""
+    start = time.perf_counter()
+    if part == "scorer":
+        from dcpipelines.core.imaging.scenes import sample_unique_scenes
+        from dcpipelines.core.imaging.scorer import ScorerSpec, pack_scorer, train_scorer
+        from dcpipelines.core.text.encoder import embed_texts
+
+        scenes = sample_unique_scenes(derive_seed(seed, "route_t2i.scorer_scenes"), int(settings["n_scenes"]),
+                                      world["level_weights"])
+        spec = ScorerSpec(image_size=world["image_size"],
+                          **{k: v for k, v in settings.items() if k not in ("n_scenes", "n_validation")})
+        logger.info("route_t2i: training the scorer on %d rendered scenes (%d epochs)", len(scenes), spec.epochs)
+        model, history = train_scorer(scenes, embed_texts, spec, derive_seed(seed, "route_t2i.scorer_training"))
+        packed = pack_scorer(model, spec, history)
+    elif part in SIDES and embeddings is not None and images is not None:
+        from dcpipelines.core.imaging.generators import (
+            GeneratorSpec,
+            pack_generator,
+            train_generator,
+        )
+
+        gen_spec = GeneratorSpec(image_size=world["image_size"], **settings)
+        logger.info("route_t2i: training the %s generator on %d rendered scenes (%d epochs)",
+                    part, len(images), gen_spec.epochs)
+        model, history = train_generator(gen_spec, embeddings, images, derive_seed(seed, f"route_t2i.{part}_generator"))
+        packed = pack_generator(model, gen_spec, history)
+    else:
+        raise ValueError(f"unknown world model {part!r} (or a generator without embeddings and images)")
+    return {**packed, "train_s": time.perf_counter() - start}
 
 
 def keep_stored() -> Cached:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,3 +60,16 @@ def token_features(texts: list[str], batch_size: int = 128) -> TokenBatch:
         embeddings[i, :len(row)] = row.detach().cpu().numpy()
         mask[i, :len(row)] = True
     return TokenBatch(embeddings, mask, tokens)
+
+
+def pack_tokens(batch: TokenBatch) -> dict[str, Any]:
+    """A token batch as tensors, strings and numbers (what the project's cache stores)."""
+    import torch
+
+    return {"embeddings": torch.as_tensor(batch.embeddings), "mask": torch.as_tensor(batch.mask),
+            "tokens": [list(t) for t in batch.tokens]}
+
+
+def unpack_tokens(packed: dict[str, Any]) -> TokenBatch:
+    """The token batch :func:`pack_tokens` stored."""
+    return TokenBatch(packed["embeddings"].numpy(), packed["mask"].numpy(), [list(t) for t in packed["tokens"]])

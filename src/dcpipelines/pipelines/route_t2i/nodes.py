@@ -54,20 +54,32 @@ def embed_prompts(scene_prompts: pd.DataFrame) -> Any:
     return Cached(fingerprint("all-MiniLM-L6-v2", prompts), build)
 
 
+def embed_tokens(scene_prompts: pd.DataFrame) -> Any:
+    """MiniLM token features of the router-training and test prompts (the routers' input),
+    cached under those prompts (see :mod:`dcpipelines.core.cache`)."""
+    from dcpipelines.core.cache import Cached, fingerprint
+    from dcpipelines.core.routing.evaluation import ROUTER_SPLITS, split_token_features
+
+    prompts = {split: scene_prompts.loc[scene_prompts["split"] == split, "prompt"].tolist() for split in ROUTER_SPLITS}
+    return Cached(fingerprint("all-MiniLM-L6-v2 token embeddings", prompts),
+                  lambda _previous: split_token_features(scene_prompts))
+
+
 def load_embeddings(prompt_embedding_cache: Any) -> np.ndarray:
     """The cached prompt embeddings as a float32 array."""
     return np.asarray(prompt_embedding_cache, dtype=np.float32)
 
 
-def fit_generators(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, seed: int,
-                   generators: dict[str, Any], model_source: Any) -> Any:
-    """The edge and cloud generators, cached (see :mod:`dcpipelines.core.cache`)."""
-    return model_source.fit_generators(scene_prompts, prompt_embeddings, seed, generators)
+def fit_models(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, seed: int, generators: dict[str, Any],
+               scorer: dict[str, Any], workers: int, model_source: Any) -> Any:
+    """The quality scorer and the edge and cloud generators, cached (see
+    :mod:`dcpipelines.core.cache`); what must be trained is trained in up to ``workers`` processes."""
+    return model_source.fit_models(scene_prompts, prompt_embeddings, seed, generators, scorer, int(workers))
 
 
-def fit_scorer(seed: int, scorer: dict[str, Any], model_source: Any) -> Any:
-    """The quality scorer, cached (see :mod:`dcpipelines.core.cache`)."""
-    return model_source.fit_scorer(seed, scorer)
+def open_models(world_models: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stored generators and scorer, apart (both empty when the run uses local models)."""
+    return world_models.get("generators", {}), world_models.get("scorer", {})
 
 
 def check_scorer(scorer_model: dict[str, Any], seed: int, world: dict[str, Any], scorer: dict[str, Any],
@@ -108,13 +120,15 @@ def unpack_measurement(measurement: dict[str, Any], scene_prompts: pd.DataFrame,
 
 
 def fit_routers(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured_quality: pd.DataFrame,
-                seed: int, seeds: int, router: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+                token_features: dict[str, Any], seed: int, seeds: int, router: dict[str, Any],
+                workers: int) -> tuple[dict[str, Any], pd.DataFrame]:
     """RouteT2I's dual-gate predictor, its ablations and the baselines, trained once per run
-    seed; their test predictions (one row per seed and test prompt)."""
+    seed (in up to ``workers`` processes); their test predictions (one row per seed and test prompt)."""
     from dcpipelines.core.routing.evaluation import train_routers
     from dcpipelines.core.seeds import seed_list
 
-    return train_routers(scene_prompts, prompt_embeddings, measured_quality, seed_list(seed, seeds), router)
+    return train_routers(scene_prompts, prompt_embeddings, measured_quality, seed_list(seed, seeds), router,
+                         int(workers), token_features)
 
 
 def hand_mlflow_models(router_models: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -127,8 +141,8 @@ def hand_mlflow_models(router_models: dict[str, Any]) -> dict[str, dict[str, Any
     example = torch.as_tensor(router_models["test_tokens"].embeddings[:1])
     return hand_off("route_t2i", {"predictor": {
         "module": ServedPredictor(router_models["predictor"]).eval(), "example_input": example,
-        "description": "route_t2i's dual-gate quality predictor: zero-padded MiniLM token embeddings -> "
-                       "edge and cloud quality per dimension"}})
+        "description": "route_t2i's dual-gate predictor: zero-padded MiniLM token embeddings -> the PRS "
+                       "term D_i per quality dimension (mean: predicted PRS; below 1/2: cloud better)"}})
 
 
 def evaluate_routing(scene_prompts: pd.DataFrame, measured_quality: pd.DataFrame, router_predictions: pd.DataFrame,
@@ -172,11 +186,11 @@ def routing_costs(generators_model: dict[str, Any], generation_info: dict[str, A
     return budget_table(table, router["budgets"], flops), quality_under_budgets(table, budgets, routing_curves)
 
 
-def time_routing(router_models: dict[str, Any], timing: dict[str, Any], router: dict[str, Any]) -> dict[str, float]:
+def time_routing(router_models: dict[str, Any], timing: dict[str, Any]) -> dict[str, float]:
     """Wall-clock cost of a routing decision and of the token encoding, per prompt."""
     from dcpipelines.core.routing.evaluation import time_routing as measure
 
-    return measure(router_models, int(timing["repeats"]), int(timing["encode_prompts"]), float(router["prs_gamma"]))
+    return measure(router_models, int(timing["repeats"]), int(timing["encode_prompts"]))
 
 
 def hand_device_models(generators_model: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The RouteT2I graph: prompts -> generators and scorer (cached) -> measured quality (cached)
+"""The RouteT2I graph: prompts -> scorer and generators (cached, trained side by side) -> measured quality (cached)
 -> routers, once per seed -> budgeted routing curves, the premise check and costs -> report.
 
 By default the prompts are the procedural scene world's and the generators and scorer are
@@ -24,13 +24,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                  name="embed_prompts", tags=["cloud"]),
             Node(nodes.load_embeddings, "prompt_embedding_cache", "prompt_embeddings",
                  name="load_embeddings", tags=["cloud"]),
-            Node(nodes.fit_generators,
-                 ["scene_prompts", "prompt_embeddings", "params:seed", "params:generators", "model_source"],
-                 "generators", name="fit_generators", tags=["cloud"]),
+            Node(nodes.fit_models,
+                 ["scene_prompts", "prompt_embeddings", "params:seed", "params:generators", "params:scorer",
+                  "params:workers", "model_source"],
+                 "world_models", name="fit_models", tags=["cloud"]),
+            Node(nodes.open_models, "world_models", ["generators", "scorer"], name="open_models", tags=["cloud"]),
             Node(nodes.hand_device_models, "generators", "device_models",
                  name="hand_device_models", tags=["cloud"]),
-            Node(nodes.fit_scorer, ["params:seed", "params:scorer", "model_source"],
-                 "scorer", name="fit_scorer", tags=["cloud"]),
             Node(nodes.check_scorer,
                  ["scorer", "params:seed", "params:world", "params:scorer", "model_source"],
                  "scorer_validation", name="check_scorer", tags=["cloud"]),
@@ -40,9 +40,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.unpack_measurement, ["measurement", "scene_prompts"],
                  ["measured_quality", "example_images", "generation_info"],
                  name="unpack_measurement", tags=["cloud"]),
+            Node(nodes.embed_tokens, "scene_prompts", "token_feature_cache", name="embed_tokens", tags=["cloud"]),
             Node(nodes.fit_routers,
-                 ["scene_prompts", "prompt_embeddings", "measured_quality", "params:seed", "params:seeds",
-                  "params:router"],
+                 ["scene_prompts", "prompt_embeddings", "measured_quality", "token_feature_cache", "params:seed",
+                  "params:seeds", "params:router", "params:workers"],
                  ["router_models", "router_predictions"], name="fit_routers", tags=["cloud"]),
             Node(nodes.hand_mlflow_models, "router_models", "mlflow_models",
                  name="hand_mlflow_models", tags=["cloud"]),
@@ -55,7 +56,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  ["generators", "generation_info", "params:costs", "params:router", "model_source",
                   "routing_curves"],
                  ["cost_table", "cost_budgets"], name="routing_costs", tags=["cloud"]),
-            Node(nodes.time_routing, ["router_models", "params:timing", "params:router"], "timing",
+            Node(nodes.time_routing, ["router_models", "params:timing"], "timing",
                  name="time_routing", tags=["device"]),
             Node(report.summarise_models,
                  ["generators", "scorer", "scorer_validation", "generation_info", "router_models", "timing",

@@ -234,13 +234,16 @@ mean over {int(m['seeds'])} router-training seeds with a 95% t interval (`_ci_lo
 metrics.json); generators, scorer and measured qualities are the same for every seed.
 
 Quality is the mean over dimensions of the *measured* quality of the image each prompt got; the
-gain recovered is the share of the all-edge to all-cloud gain. RouteT2I orders prompts by the
-published PRS of its predicted qualities (lowest first) and sends a prompt to the cloud only when
-its predicted PRS is below alpha <= 1/2, so its curve stops rising once every prompt where the
-cloud is predicted better is in the cloud. `oracle` routes by the true mean-quality gain and
+gain recovered is the share of the all-edge to all-cloud gain. RouteT2I's heads predict the
+published PRS's terms D_i per quality metric, and the run orders prompts by their sum, the
+predicted PRS (lowest first); a prompt goes to the cloud only when its predicted PRS is below
+alpha <= 1/2, so its curve stops rising once every prompt where the cloud is predicted better is
+in the cloud. `ablation_plugin_prs` predicts both sides' qualities instead and computes the PRS of
+the predictions (the earlier reading of the heads). `oracle` routes by the true mean-quality gain and
 never spends a request that lowers quality (the best any router can do under a budget);
 `oracle_prs` is RouteT2I's rule on the true qualities.
-`ablation_relative_share_prs` is this project's earlier PRS reading (no cap); `ablation_key_token_gate`
+`ablation_relative_share_prs` is this project's first PRS reading (no cap, on the plug-in model's
+predicted qualities); `ablation_key_token_gate`
 (opt-in, `router.optional`) the earlier predictor (one key-token gate, a softmax gate per dimension).
 
 Premise check (all measured prompts): the cloud wins on
