@@ -417,7 +417,7 @@ def time_routing(router_models: dict[str, Any], repeats: int, encode_prompts: in
         start = time.perf_counter()
         candidates = None if router_models["test_candidates"] is None else tokens.content_mask()
         outputs, _ = predict_dual_gate(model, tokens.embeddings, tokens.mask, candidates)
-        routing = prs_routing(outputs[..., 0] @ np.full(outputs.shape[1], 1.0 / outputs.shape[1]))
+        routing = prs_routing(outputs[..., 0].mean(1))  # the sum of the D_i heads, uniform weights
         allocate(routing.order, min(0.5, routing.eligible / len(routing.order)))
         best = min(best, time.perf_counter() - start)
     texts = [" ".join(t[1:-1]) for t in tokens.tokens[:int(encode_prompts)]]

@@ -150,7 +150,7 @@ class SceneWorldSource:
                                                                label="route_t2i: scorer and generators"),
                            strict=True))
         out = dict(stored)
-        if "scorer" in trained:
+        if "scorer" not in stored:
             out["scorer"] = {"fingerprint": stamps["scorer"], **trained["scorer"]}
         if "generators" not in stored:
             out["generators"] = {"fingerprint": stamps["generators"], **{side: trained[side] for side in SIDES}}
