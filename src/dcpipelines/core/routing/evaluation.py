@@ -85,13 +85,17 @@ class RouterData:
 ROUTER_SPLITS = ("router_train", "test")
 
 
-def split_token_features(scene_prompts: pd.DataFrame) -> dict[str, Any]:
-    """MiniLM token features of the router-training and the test prompts, packed per split
+def router_prompts(scene_prompts: pd.DataFrame) -> dict[str, list[str]]:
+    """The router-training and the test prompts, per split."""
+    return {split: scene_prompts.loc[scene_prompts["split"] == split, "prompt"].tolist() for split in ROUTER_SPLITS}
+
+
+def split_token_features(prompts: dict[str, list[str]]) -> dict[str, Any]:
+    """MiniLM token features of each split's prompts (:func:`router_prompts`), packed per split
     (:func:`dcpipelines.core.routing.tokens.pack_tokens`)."""
     from dcpipelines.core.routing.tokens import pack_tokens, token_features
 
-    return {split: pack_tokens(token_features(scene_prompts.loc[scene_prompts["split"] == split, "prompt"].tolist()))
-            for split in ROUTER_SPLITS}
+    return {split: pack_tokens(token_features(texts)) for split, texts in prompts.items()}
 
 
 def router_data(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, measured: pd.DataFrame,
@@ -100,7 +104,7 @@ def router_data(scene_prompts: pd.DataFrame, prompt_embeddings: np.ndarray, meas
     when None), sentence embeddings and qualities of both splits."""
     from dcpipelines.core.routing.tokens import unpack_tokens
 
-    packed = token_cache if token_cache else split_token_features(scene_prompts)
+    packed = token_cache if token_cache else split_token_features(router_prompts(scene_prompts))
     tokens, candidates, embeddings, quality = {}, {}, {}, {}
     test_ids = np.asarray([])
     for split in ROUTER_SPLITS:

@@ -58,11 +58,11 @@ def embed_tokens(scene_prompts: pd.DataFrame) -> Any:
     """MiniLM token features of the router-training and test prompts (the routers' input),
     cached under those prompts (see :mod:`dcpipelines.core.cache`)."""
     from dcpipelines.core.cache import Cached, fingerprint
-    from dcpipelines.core.routing.evaluation import ROUTER_SPLITS, split_token_features
+    from dcpipelines.core.routing.evaluation import router_prompts, split_token_features
 
-    prompts = {split: scene_prompts.loc[scene_prompts["split"] == split, "prompt"].tolist() for split in ROUTER_SPLITS}
+    prompts = router_prompts(scene_prompts)
     return Cached(fingerprint("all-MiniLM-L6-v2 token embeddings", prompts),
-                  lambda _previous: split_token_features(scene_prompts))
+                  lambda _previous: split_token_features(prompts))
 
 
 def load_embeddings(prompt_embedding_cache: Any) -> np.ndarray:
